@@ -1,0 +1,172 @@
+import TensorLogFormat
+import TensorLogSystem
+
+/// One segment file: its descriptor, its mapping, and what the index knows of
+/// its bytes.
+///
+/// Mutable fields are guarded by the store's locks (see `TensorStore`). The
+/// object lives as long as an index entry, snapshot or view refers to it;
+/// when compaction retires a segment, the file is removed only once the last
+/// reference is gone, so views into it stay valid.
+final class Segment: @unchecked Sendable {
+    let id: UInt64
+    let path: String
+    let hintPath: String
+    let file: SystemFile
+    /// The current mapping; replaced by a larger one when appends outgrow it
+    /// (older mappings stay alive for the views that hold them).
+    var region: MappedRegion
+    /// Bytes of whole records (the append position while active).
+    var length: Int
+    var sealed: Bool
+    /// Bytes of records the index still needs; the rest is dead and compaction reclaims it.
+    var liveBytes: Int = 0
+    /// Set when the segment left the manifest: delete its files once unreferenced.
+    var retired = false
+
+    init(id: UInt64, directory: String, file: consuming SystemFile, length: Int, sealed: Bool, mapCapacity: Int) throws(SystemError) {
+        self.id = id
+        self.path = Segment.path(directory, id)
+        self.hintPath = Segment.hintPath(directory, id)
+        self.region = try MappedRegion(file: file, length: max(mapCapacity, length))
+        self.file = file
+        self.length = length
+        self.sealed = sealed
+    }
+
+    deinit {
+        if retired {
+            try? FileSystem.remove(path)
+            try? FileSystem.remove(hintPath)
+        }
+    }
+
+    /// Makes sure the mapping covers `end` bytes, growing it by doubling.
+    func ensureMapped(upTo end: Int) throws(SystemError) {
+        guard end > region.length else { return }
+        var capacity = max(region.length, 1 << 20)
+        while capacity < end { capacity *= 2 }
+        region = try MappedRegion(file: file, length: capacity)
+    }
+
+    var deadBytes: Int { max(0, length - SegmentHeader.size - liveBytes) }
+
+    var deadFraction: Double {
+        let body = length - SegmentHeader.size
+        return body > 0 ? Double(deadBytes) / Double(body) : 0
+    }
+
+    static func fileName(_ id: UInt64) -> String { paddedID(id) + ".seg" }
+
+    static func path(_ directory: String, _ id: UInt64) -> String { directory + "/" + paddedID(id) + ".seg" }
+
+    static func hintPath(_ directory: String, _ id: UInt64) -> String { directory + "/" + paddedID(id) + ".hint" }
+
+    static func paddedID(_ id: UInt64) -> String {
+        let digits = String(id)
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    /// The segment id a file name stands for, if it is a segment or hint file.
+    static func id(fromFileName name: String) -> UInt64? {
+        guard name.hasSuffix(".seg") || name.hasSuffix(".hint") else { return nil }
+        let stem = name.split(separator: ".").first.map(String.init) ?? ""
+        return UInt64(stem)
+    }
+}
+
+/// Where one stored row block is, and how to decode it.
+struct BlockRef: @unchecked Sendable {
+    let segment: Segment
+    let offset: Int
+    let sequence: UInt64
+    let batchID: UInt64
+    let rowStart: Int
+    let rows: Int
+    let codec: Codec
+    /// File offset of the payload.
+    let payloadStart: Int
+    let storedSize: Int
+    let rawSize: Int
+    let payloadCRC: UInt32
+    let recordLength: Int
+
+    var pointer: RecordPointer { RecordPointer(segment: segment.id, offset: UInt64(offset)) }
+
+    init(segment: Segment, offset: Int, header: RecordHeader) {
+        self.segment = segment
+        self.offset = offset
+        self.sequence = header.sequence
+        self.batchID = header.inBatch ? header.batchID : 0
+        self.rowStart = Int(header.rowStart)
+        self.rows = header.shape.first ?? 1
+        self.codec = header.codec
+        self.payloadStart = offset + Int(header.payloadOffset)
+        self.storedSize = Int(header.storedSize)
+        self.rawSize = Int(header.rawSize)
+        self.payloadCRC = header.payloadCRC
+        self.recordLength = header.recordLength
+    }
+}
+
+/// One version of a key: a tensor made of row blocks, or a deletion.
+struct TensorVersion: @unchecked Sendable {
+    /// Sequence of the put (or delete) that started the version.
+    let sequence: UInt64
+    /// The put's first block, or the tombstone of a deletion.
+    var head: BlockRef
+    let isDeletion: Bool
+    let dtype: DType
+    /// Shape without axis 0 (empty for rank 0 and rank 1).
+    let innerShape: [Int]
+    let rank: Int
+    let metadata: [MetadataEntry]
+    /// Blocks after the head, in row order.
+    var moreBlocks: [BlockRef] = []
+
+    var blocks: [BlockRef] { [head] + moreBlocks }
+
+    /// The last record of this version: where the next record of the key points back to.
+    var tail: BlockRef { moreBlocks.last ?? head }
+
+    /// Rows of the blocks visible at `sequence`.
+    func rows(at sequence: UInt64) -> Int {
+        guard rank > 0 else { return 1 }
+        var total = head.rows
+        for block in moreBlocks where block.sequence <= sequence { total += block.rows }
+        return total
+    }
+
+    func shape(at sequence: UInt64) -> [Int] {
+        rank == 0 ? [] : [rows(at: sequence)] + innerShape
+    }
+
+    func visibleBlocks(at sequence: UInt64) -> [BlockRef] {
+        [head] + moreBlocks.filter { $0.sequence <= sequence }
+    }
+
+    /// Record bytes this version keeps alive.
+    func forEachRecord(_ body: (BlockRef) -> Void) {
+        body(head)
+        for block in moreBlocks { body(block) }
+    }
+}
+
+/// What the index holds for a key.
+struct KeyEntry: @unchecked Sendable {
+    var latest: TensorVersion
+    /// Superseded versions that open snapshots may still read, oldest first.
+    var older: [TensorVersion] = []
+
+    /// The version a snapshot at `sequence` sees (nil if none, or deleted).
+    func version(at sequence: UInt64) -> TensorVersion? {
+        let candidate: TensorVersion?
+        if latest.sequence <= sequence {
+            candidate = latest
+        } else {
+            candidate = older.last(where: { $0.sequence <= sequence })
+        }
+        guard let candidate, !candidate.isDeletion else { return nil }
+        return candidate
+    }
+}

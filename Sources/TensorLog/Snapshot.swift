@@ -1,0 +1,259 @@
+import TensorLogCompression
+import TensorLogFormat
+import TensorLogSystem
+
+/// Facts about one stored tensor, as a snapshot sees it.
+public struct TensorInfo: Sendable, Equatable {
+    public let key: String
+    public let dtype: DType
+    public let shape: [Int]
+    /// Sequence of the put that started this version.
+    public let version: UInt64
+    /// Row blocks the tensor is stored in.
+    public let blockCount: Int
+    /// Codecs of its blocks (one entry when they agree).
+    public let codecs: [Codec]
+    public let storedBytes: Int
+    public let rawBytes: Int
+    public let metadata: [String: String]
+}
+
+/// A consistent, read-only view of a store at one sequence number.
+///
+/// Readers never block each other and wait for a writer only while it
+/// publishes a change. While a snapshot exists, the versions it sees stay
+/// readable even if they are overwritten, deleted or compacted away.
+public final class Snapshot: @unchecked Sendable {
+    public let sequence: UInt64
+    let store: TensorStore
+
+    init(store: TensorStore, sequence: UInt64) {
+        self.store = store
+        self.sequence = sequence
+    }
+
+    deinit { store.unpin(sequence) }
+
+    func version(_ key: String) throws(TensorLogError) -> TensorVersion {
+        let found = store.stateLock.withReadLock { store.index[key]?.version(at: sequence) }
+        guard let found else { throw .notFound(key) }
+        return found
+    }
+
+    /// Keys visible in this snapshot, sorted, optionally only those starting with `prefix`.
+    public func keys(prefix: String = "") -> [String] {
+        store.stateLock.withReadLock {
+            store.index.compactMap { key, entry in
+                key.hasPrefix(prefix) && entry.version(at: sequence) != nil ? key : nil
+            }
+        }.sorted()
+    }
+
+    public func contains(_ key: String) -> Bool {
+        (try? version(key)) != nil
+    }
+
+    public func info(_ key: String) throws(TensorLogError) -> TensorInfo {
+        let version = try version(key)
+        let blocks = version.visibleBlocks(at: sequence)
+        var codecs: [Codec] = []
+        for block in blocks where !codecs.contains(block.codec) { codecs.append(block.codec) }
+        return TensorInfo(
+            key: key, dtype: version.dtype, shape: version.shape(at: sequence), version: version.sequence,
+            blockCount: blocks.count, codecs: codecs, storedBytes: blocks.reduce(0) { $0 + $1.storedSize },
+            rawBytes: blocks.reduce(0) { $0 + $1.rawSize },
+            metadata: Dictionary(version.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// A zero-copy view of the whole tensor. It must be stored uncompressed in
+    /// a single block (use `read` or `blocks` otherwise).
+    ///
+    /// `verify` checks the payload's CRC32C first (reading every byte once).
+    public func view(_ key: String, verify: Bool = false) throws(TensorLogError) -> TensorView {
+        let version = try version(key)
+        let blocks = version.visibleBlocks(at: sequence)
+        guard blocks.count == 1 else {
+            throw .invalid("'\(key)' is stored in \(blocks.count) row blocks; read it with read(_:) or blockViews(_:)")
+        }
+        return try blockView(blocks[0], version: version, key: key, verify: verify)
+    }
+
+    /// Zero-copy views of the tensor's row blocks, in row order. Every block must be uncompressed.
+    public func blockViews(_ key: String, verify: Bool = false) throws(TensorLogError) -> [TensorView] {
+        let version = try version(key)
+        var views: [TensorView] = []
+        for block in version.visibleBlocks(at: sequence) {
+            views.append(try blockView(block, version: version, key: key, verify: verify))
+        }
+        return views
+    }
+
+    /// A zero-copy view of `rows` when they lie in one uncompressed block.
+    public func view(_ key: String, rows: Range<Int>, verify: Bool = false) throws(TensorLogError) -> TensorView {
+        let version = try version(key)
+        let total = version.rows(at: sequence)
+        guard version.rank > 0, rows.lowerBound >= 0, rows.upperBound <= total else {
+            throw .invalid("rows \(rows) out of bounds for '\(key)' with \(total) rows")
+        }
+        guard let block = version.visibleBlocks(at: sequence).first(where: {
+            $0.rowStart <= rows.lowerBound && rows.upperBound <= $0.rowStart + $0.rows
+        }) else {
+            throw .invalid("rows \(rows) of '\(key)' span several blocks; use read(_:rows:)")
+        }
+        let whole = try blockView(block, version: version, key: key, verify: verify)
+        return whole.rows(rows.lowerBound - block.rowStart..<rows.upperBound - block.rowStart)
+    }
+
+    private func blockView(_ block: BlockRef, version: TensorVersion, key: String, verify: Bool) throws(TensorLogError) -> TensorView {
+        guard block.codec == .none else {
+            throw .invalid("'\(key)' is stored \(block.codec)-compressed: no zero-copy view; read it with read(_:)")
+        }
+        let region = store.stateLock.withReadLock { block.segment.region }
+        let range = block.payloadStart..<block.payloadStart + block.storedSize
+        if verify { try check(block, region: region) }
+        let shape = version.rank == 0 ? [] : [block.rows] + version.innerShape
+        return TensorView(dtype: version.dtype, shape: shape, region: region, range: range)
+    }
+
+    private func check(_ block: BlockRef, region: MappedRegion) throws(TensorLogError) {
+        let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)
+        guard CRC32C.checksum(payload) == block.payloadCRC else {
+            throw .corruption("payload checksum mismatch", segment: block.segment.id, offset: block.offset)
+        }
+    }
+
+    /// Copies (decoding where compressed) the tensor, or a row range of it,
+    /// into a new `Tensor`. Every block read is checksum-verified.
+    public func read(_ key: String, rows: Range<Int>? = nil) throws(TensorLogError) -> Tensor {
+        let version = try version(key)
+        let total = version.rows(at: sequence)
+        let range = rows ?? 0..<total
+        let rowBytes = version.innerShape.reduce(version.dtype.size, *)
+        var bytes = [UInt8](repeating: 0, count: version.rank == 0 ? version.dtype.size : range.count * rowBytes)
+        try bytes.withMutableBytes { (buffer) throws(TensorLogError) in
+            try read(key, rows: range, into: buffer)
+        }
+        let shape = version.rank == 0 ? [] : [range.count] + version.innerShape
+        let metadata = Dictionary(version.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+        return try Tensor(dtype: version.dtype, shape: shape, bytes: bytes, metadata: metadata)
+    }
+
+    /// Gathers `rows` of the tensor into `destination`, which must be exactly
+    /// rows.count x row bytes long. Compressed blocks are decoded straight into
+    /// it; every block read is checksum-verified.
+    public func read(_ key: String, rows: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(TensorLogError) {
+        let version = try version(key)
+        let total = version.rows(at: sequence)
+        guard rows.lowerBound >= 0, rows.upperBound <= total else {
+            throw .invalid("rows \(rows) out of bounds for '\(key)' with \(total) rows")
+        }
+        let rowBytes = version.innerShape.reduce(version.dtype.size, *)
+        let expected = version.rank == 0 ? version.dtype.size : rows.count * rowBytes
+        guard destination.count == expected else {
+            throw .invalid("destination holds \(destination.count) bytes; rows \(rows) of '\(key)' need \(expected)")
+        }
+        for block in version.visibleBlocks(at: sequence) {
+            let lower = max(rows.lowerBound, block.rowStart)
+            let upper = min(rows.upperBound, block.rowStart + block.rows)
+            guard lower < upper || version.rank == 0 else { continue }
+            let overlap = lower..<max(lower, upper)
+            let region = store.stateLock.withReadLock { block.segment.region }
+            try check(block, region: region)
+            let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)
+            let target = version.rank == 0
+                ? destination
+                : UnsafeMutableRawBufferPointer(rebasing: destination[(overlap.lowerBound - rows.lowerBound) * rowBytes..<(overlap.upperBound - rows.lowerBound) * rowBytes])
+            let skip = version.rank == 0 ? 0 : (overlap.lowerBound - block.rowStart) * rowBytes
+            if block.codec == .none {
+                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[skip..<skip + target.count]))
+            } else if skip == 0, target.count == block.rawSize {
+                try decode(payload, block: block, dtype: version.dtype, into: target)
+            } else {
+                var scratch = [UInt8](repeating: 0, count: block.rawSize)
+                try scratch.withMutableBytes { (whole) throws(TensorLogError) in
+                    try decode(payload, block: block, dtype: version.dtype, into: whole)
+                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: whole[skip..<skip + target.count]))
+                }
+            }
+        }
+    }
+
+    private func decode(_ payload: UnsafeRawBufferPointer, block: BlockRef, dtype: DType, into target: UnsafeMutableRawBufferPointer) throws(TensorLogError) {
+        do {
+            try BlockCodec.decode(payload, codec: block.codec, elementSize: dtype.size, into: target)
+        } catch {
+            throw .corruption("cannot decode \(block.codec) block: \(error)", segment: block.segment.id, offset: block.offset)
+        }
+    }
+}
+
+/// A zero-copy, read-only view of stored tensor bytes in a mapped segment.
+///
+/// Lifetime: the view keeps the mapping it points into alive, so its bytes
+/// stay valid as long as the view exists, even after the store is closed or
+/// the segment compacted away. Pointers handed to the `withUnsafe...`
+/// closures are valid only inside them. The memory is read-only: writing
+/// through it crashes.
+public struct TensorView: @unchecked Sendable {
+    public let dtype: DType
+    public let shape: [Int]
+    let region: MappedRegion
+    let range: Range<Int>
+
+    init(dtype: DType, shape: [Int], region: MappedRegion, range: Range<Int>) {
+        self.dtype = dtype
+        self.shape = shape
+        self.region = region
+        self.range = range
+    }
+
+    public var byteCount: Int { range.count }
+    public var elementCount: Int { range.count / dtype.size }
+
+    /// The raw bytes, valid inside `body`.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(region.bytes(range))
+    }
+
+    /// The elements as `T`, which must match the dtype; valid inside `body`.
+    /// Payloads are at least 64-byte aligned, so the cast is always aligned.
+    public func withUnsafeBufferPointer<T: TensorElement, R>(
+        as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R
+    ) throws -> R {
+        guard T.dtype == dtype else { throw TensorLogError.invalid("view is \(dtype), not \(T.dtype)") }
+        return try body(region.bytes(range).assumingMemoryBound(to: T.self))
+    }
+
+    /// A copy of the elements.
+    public func toArray<T: TensorElement>(of type: T.Type) throws -> [T] {
+        try withUnsafeBufferPointer(as: T.self) { Array($0) }
+    }
+
+    /// The sub-view of rows `rows` (axis 0).
+    public func rows(_ rows: Range<Int>) -> TensorView {
+        let rowBytes = shape.dropFirst().reduce(dtype.size, *)
+        let start = range.lowerBound + rows.lowerBound * rowBytes
+        return TensorView(
+            dtype: dtype, shape: [rows.count] + shape.dropFirst(), region: region,
+            range: start..<start + rows.count * rowBytes)
+    }
+
+    /// How a view's bytes are about to be used, passed on to the kernel.
+    public enum AccessAdvice: Sendable {
+        /// Read soon: start reading ahead now.
+        case willNeed
+        /// Read front to back: read ahead aggressively.
+        case sequential
+        /// Done for now: the pages may leave this process's resident memory (they stay in the page cache).
+        case dontNeed
+    }
+
+    /// Hints the kernel about how these bytes will be used (read-ahead, release).
+    public func advise(_ advice: AccessAdvice) {
+        switch advice {
+        case .willNeed: region.advise(.willNeed, range: range)
+        case .sequential: region.advise(.sequential, range: range)
+        case .dontNeed: region.advise(.dontNeed, range: range)
+        }
+    }
+}

@@ -1,0 +1,278 @@
+import TensorLogFormat
+import TensorLogSystem
+
+/// What opening a store found and did.
+public struct RecoveryReport: Sendable, Equatable {
+    /// Bytes cut off the active segment's tail (a record torn by a crash), and where.
+    public var truncatedBytes = 0
+    public var truncatedAt: (segment: UInt64, offset: Int)? {
+        get { truncatedSegment.map { ($0, truncatedOffset) } }
+        set {
+            truncatedSegment = newValue?.segment
+            truncatedOffset = newValue?.offset ?? 0
+        }
+    }
+    private var truncatedSegment: UInt64?
+    private var truncatedOffset = 0
+    /// Why the tail was cut (checksum mismatch, truncated header...).
+    public var truncationReason: String?
+    /// Records of batches that never committed (ignored).
+    public var uncommittedRecords = 0
+    /// Segments whose hint file was missing or unusable, so they were scanned.
+    public var scannedSegments: [UInt64] = []
+    /// Files left by an interrupted roll-over or compaction, removed.
+    public var removedFiles: [String] = []
+
+    public init() {}
+}
+
+/// Everything open rebuilds before the store object exists.
+struct RecoveredState {
+    var index: [String: KeyEntry]
+    var segments: [UInt64: Segment]
+    var lastSequence: UInt64
+    var batchLiveMembers: [UInt64: Int]
+    var commitRecords: [UInt64: TensorStore.CommitRef]
+    var active: Segment
+    var manifest: Manifest
+    var activeEntries: [HintFile.Entry]
+}
+
+extension TensorStore {
+    static let manifestName = "MANIFEST"
+    static let lockName = "LOCK"
+
+    /// Opens the store in `directory`, creating it if allowed. A writer takes
+    /// the lock, removes files an interrupted operation left, and cuts a torn
+    /// tail off the active segment; a read-only open changes nothing.
+    public static func open(at directory: String, options: StoreOptions = .init()) throws(TensorLogError) -> TensorStore {
+        guard options.segmentSize >= 4096 else { throw .invalid("segment size \(options.segmentSize) is below 4096 bytes") }
+        do {
+            return try openUnchecked(directory, options)
+        } catch let error as TensorLogError {
+            throw error
+        } catch let error as SystemError {
+            throw .io(error)
+        } catch {
+            throw TensorLogError(.invalidArgument, "\(error)")
+        }
+    }
+
+    private static func openUnchecked(_ directory: String, _ options: StoreOptions) throws -> TensorStore {
+        if !FileSystem.isDirectory(directory) {
+            guard options.create, !options.readOnly else {
+                throw TensorLogError(.notFound, "no store at \(directory) (no such directory)")
+            }
+            try FileSystem.makeDirectory(directory)
+        }
+        let lockFile: SystemFile? = options.readOnly ? nil : try acquireLock(directory)
+        let manifestPath = directory + "/" + manifestName
+        var report = RecoveryReport()
+
+        if !FileSystem.exists(manifestPath) {
+            let names = try FileSystem.list(directory)
+            guard !names.contains(where: { Segment.id(fromFileName: $0) != nil }) else {
+                throw TensorLogError(.corruption(segment: 0, offset: 0), "\(directory) holds segment files but no MANIFEST")
+            }
+            guard options.create, !options.readOnly else {
+                throw TensorLogError(.notFound, "\(directory) is not a TensorLog store (no MANIFEST)")
+            }
+            try initializeStore(directory, options)
+        }
+
+        let manifestBytes = try SystemFile(path: manifestPath, mode: .readOnly).readAll()
+        let manifest: Manifest
+        do {
+            manifest = try manifestBytes.withBytes { (buffer) throws(FormatError) in try Manifest.decode(buffer) }
+        } catch {
+            throw TensorLogError.format(error, segment: 0, file: manifestPath)
+        }
+        if !options.readOnly {
+            report.removedFiles = try removeLeftovers(directory, manifest)
+        }
+
+        var replay = Replay()
+        var segments: [UInt64: Segment] = [:]
+        for id in manifest.sealedSegments {
+            let segment = try openSegment(directory, id, sealed: true, options: options)
+            segments[id] = segment
+            if let hint = loadHint(segment) {
+                for entry in hint.entries { replay.add(segment, Int(entry.offset), entry.header) }
+            } else {
+                report.scannedSegments.append(id)
+                let scan = try scan(segment, verifyPayloads: false, allowTornTail: false)
+                for entry in scan.entries { replay.add(segment, Int(entry.offset), entry.header) }
+            }
+        }
+        let active = try openSegment(directory, manifest.activeSegment, sealed: false, options: options)
+        segments[active.id] = active
+        let scan = try scan(active, verifyPayloads: true, allowTornTail: true)
+        if scan.validLength < active.length {
+            report.truncatedBytes = active.length - scan.validLength
+            report.truncatedAt = (active.id, scan.validLength)
+            report.truncationReason = scan.tornReason
+            if !options.readOnly {
+                try active.file.truncate(to: scan.validLength)
+                try active.file.sync()
+            }
+            active.length = scan.validLength
+        }
+        for entry in scan.entries { replay.add(active, Int(entry.offset), entry.header) }
+
+        let state = try replay.finish(segments: segments, active: active, manifest: manifest, activeEntries: scan.entries, report: &report)
+        return TensorStore(directory: directory, options: options, recovery: report, lockFile: lockFile, state: state)
+    }
+
+    private static func acquireLock(_ directory: String) throws -> SystemFile {
+        let path = directory + "/" + lockName
+        let file = try SystemFile(path: path, mode: .createReadWrite)
+        guard try file.tryLockExclusive() else {
+            let text = String(decoding: (try? file.readAll()) ?? [], as: UTF8.self)
+            let pid = Int32(text.filter(\.isNumber))
+            throw TensorLogError(.locked(pid: pid), "store \(directory) is locked by pid \(pid.map(String.init) ?? "unknown")")
+        }
+        try file.truncate(to: 0)
+        try file.write(Array("\(currentProcessID)\n".utf8), at: 0)
+        return file
+    }
+
+    private static func initializeStore(_ directory: String, _ options: StoreOptions) throws {
+        let first: UInt64 = 1
+        _ = try createSegmentFile(directory, first)
+        let manifest = Manifest(sealedSegments: [], activeSegment: first, nextSegmentID: first + 1, sequenceFloor: 0)
+        try FileSystem.writeAtomically(manifest.encoded(), to: directory + "/" + manifestName, directory: directory)
+    }
+
+    /// Creates a segment file holding only its header, durably.
+    static func createSegmentFile(_ directory: String, _ id: UInt64) throws(SystemError) -> SystemFile {
+        let path = Segment.path(directory, id)
+        let file = try SystemFile(path: path, mode: .createExclusive)
+        do {
+            try file.write(SegmentHeader(segmentID: id).encoded(), at: 0)
+            try file.sync()
+            try FileSystem.syncDirectory(directory)
+        } catch {
+            try? FileSystem.remove(path)
+            throw error
+        }
+        return file
+    }
+
+    /// Removes segment and hint files the manifest does not name, and temporaries.
+    private static func removeLeftovers(_ directory: String, _ manifest: Manifest) throws -> [String] {
+        let live = Set(manifest.sealedSegments + [manifest.activeSegment])
+        var removed: [String] = []
+        for name in try FileSystem.list(directory) {
+            let orphan = Segment.id(fromFileName: name).map { !live.contains($0) } ?? false
+            if orphan || name.hasSuffix(".tmp") {
+                try FileSystem.remove(directory + "/" + name)
+                removed.append(name)
+            }
+        }
+        if !removed.isEmpty { try FileSystem.syncDirectory(directory) }
+        return removed.sorted()
+    }
+
+    static func openSegment(_ directory: String, _ id: UInt64, sealed: Bool, options: StoreOptions) throws -> Segment {
+        let path = Segment.path(directory, id)
+        guard FileSystem.exists(path) else {
+            throw TensorLogError(.corruption(segment: id, offset: 0), "segment \(id) named by the manifest is missing (\(path))")
+        }
+        let file = try SystemFile(path: path, mode: options.readOnly || sealed ? .readOnly : .readWrite)
+        let length = try file.size()
+        let capacity = sealed ? length : max(length, options.segmentSize + (1 << 20))
+        return try Segment(id: id, directory: directory, file: file, length: length, sealed: sealed, mapCapacity: capacity)
+    }
+
+    /// The segment's hint file, if present, intact and about this segment.
+    static func loadHint(_ segment: Segment) -> HintFile? {
+        guard FileSystem.exists(segment.hintPath),
+              let bytes = try? SystemFile(path: segment.hintPath, mode: .readOnly).readAll(),
+              let hint = try? bytes.withUnsafeBytes({ (buffer) throws(FormatError) in try HintFile.decode(buffer) }),
+              hint.segmentID == segment.id, hint.segmentLength == UInt64(segment.length)
+        else { return nil }
+        return hint
+    }
+
+    struct ScanResult {
+        var entries: [HintFile.Entry] = []
+        var validLength: Int
+        var tornReason: String?
+    }
+
+    /// Walks a segment's records from the start. A bad record in a sealed
+    /// segment is corruption. In the active segment it is a torn tail, and the
+    /// scan stops there, unless a valid record follows it: then it is
+    /// corruption too, since cutting there would drop later writes.
+    static func scan(_ segment: Segment, verifyPayloads: Bool, allowTornTail: Bool) throws -> ScanResult {
+        let region = segment.region
+        let length = segment.length
+        guard length >= SegmentHeader.size else {
+            throw TensorLogError.corruption("segment file is \(length) bytes, shorter than its header", segment: segment.id, offset: 0)
+        }
+        do {
+            let header = try SegmentHeader.decode(region.bytes(0..<SegmentHeader.size))
+            guard header.segmentID == segment.id else {
+                throw TensorLogError.corruption("header names segment \(header.segmentID)", segment: segment.id, offset: 0)
+            }
+        } catch let error as FormatError {
+            throw TensorLogError.format(error, segment: segment.id, file: segment.path)
+        }
+        var result = ScanResult(validLength: length)
+        var offset = SegmentHeader.size
+        while offset < length {
+            switch readRecord(region, at: offset, length: length, verifyPayload: verifyPayloads) {
+            case .success(let header):
+                result.entries.append(HintFile.Entry(offset: UInt64(offset), header: header))
+                offset += header.recordLength
+            case .failure(let error):
+                if error.isUnsupportedVersion {
+                    throw TensorLogError(.unsupportedFormatVersion, "\(segment.path): \(error.message)")
+                }
+                guard allowTornTail, !validRecordExists(region, after: offset, length: length) else {
+                    throw TensorLogError.corruption(error.message, segment: segment.id, offset: offset)
+                }
+                result.validLength = offset
+                result.tornReason = error.message
+                return result
+            }
+        }
+        return result
+    }
+
+    /// Decodes and checks the record at `offset` (header, bounds, and the payload checksum when asked).
+    static func readRecord(_ region: MappedRegion, at offset: Int, length: Int, verifyPayload: Bool) -> Result<RecordHeader, FormatError> {
+        let available = region.bytes(offset..<length)
+        do throws(FormatError) {
+            let header = try RecordHeader.decode(available, fileOffset: offset)
+            let end = offset.addingReportingOverflow(header.recordLength)
+            guard !end.overflow, end.partialValue <= length else {
+                throw FormatError("record of \(header.recordLength) bytes runs past the segment end \(length)", offset: offset)
+            }
+            if verifyPayload {
+                let start = offset + Int(header.payloadOffset)
+                let payload = region.bytes(start..<start + Int(header.storedSize))
+                guard CRC32C.checksum(payload) == header.payloadCRC else {
+                    throw FormatError("payload checksum mismatch ('\(header.key)' seq \(header.sequence))", offset: offset)
+                }
+            }
+            return .success(header)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Whether any whole, valid record starts at a 64-byte boundary past `offset`.
+    static func validRecordExists(_ region: MappedRegion, after offset: Int, length: Int) -> Bool {
+        var candidate = alignUp(offset + 1, to: RecordHeader.alignment)
+        while candidate + RecordHeader.fixedSize <= length {
+            let magic = region.bytes(candidate..<candidate + 4).loadUnaligned(as: UInt32.self)
+            if UInt32(littleEndian: magic) == RecordHeader.magic,
+               case .success = readRecord(region, at: candidate, length: length, verifyPayload: true) {
+                return true
+            }
+            candidate += RecordHeader.alignment
+        }
+        return false
+    }
+}

@@ -1,0 +1,76 @@
+import TensorLogFormat
+import TensorLogSystem
+
+extension TensorStore {
+    /// Seals the active segment (fsync, hint file) and starts a new one; the
+    /// manifest switch makes the change atomic. Writer lock held.
+    func rollOver() throws(TensorLogError) {
+        unsyncedBytes = max(unsyncedBytes, 1)
+        try syncActive()
+        let hint = HintFile(segmentID: active.id, segmentLength: UInt64(appendOffset), entries: activeEntries)
+        do {
+            try FileSystem.writeAtomically(hint.encoded(), to: active.hintPath, directory: directory)
+        } catch {
+            throw .io(error)
+        }
+        let newID = reserveSegmentID()
+        let segment: Segment
+        do {
+            let file = try Self.createSegmentFile(directory, newID)
+            segment = try Segment(
+                id: newID, directory: directory, file: file, length: SegmentHeader.size, sealed: false,
+                mapCapacity: options.segmentSize + (1 << 20))
+        } catch {
+            throw .io(error)
+        }
+        var next = manifest
+        next.sealedSegments.append(active.id)
+        next.activeSegment = newID
+        next.nextSegmentID = max(next.nextSegmentID, newID + 1)
+        next.sequenceFloor = lastSequence
+        do {
+            try installManifest(next)
+        } catch {
+            try? FileSystem.remove(segment.path)
+            throw error
+        }
+        let sealed = active
+        let sealedLength = appendOffset
+        stateLock.withWriteLock {
+            segments[newID] = segment
+            sealed.length = sealedLength
+            sealed.sealed = true
+        }
+        active = segment
+        appendOffset = segment.length
+        activeEntries = []
+        if let threshold = options.autoCompactDeadFraction, sealedLength > SegmentHeader.size {
+            scheduleAutoCompaction(threshold: threshold)
+        }
+    }
+
+    /// Replaces the manifest atomically. Before the rename nothing changed; a
+    /// failure after it (the directory fsync) leaves it unknown whether the
+    /// switch survives a crash, so writing stops until the store is reopened.
+    func installManifest(_ next: Manifest) throws(TensorLogError) {
+        let path = directory + "/" + Self.manifestName
+        let temporary = path + ".tmp"
+        do {
+            let file = try SystemFile(path: temporary, mode: .createReadWrite)
+            try file.truncate(to: 0)
+            try file.write(next.encoded(), at: 0)
+            try file.sync()
+            try FileSystem.rename(temporary, to: path)
+        } catch {
+            try? FileSystem.remove(temporary)
+            throw .io(error)
+        }
+        manifest = next
+        do {
+            try FileSystem.syncDirectory(directory)
+        } catch {
+            writerFailure = .io(error)
+            throw .io(error)
+        }
+    }
+}

@@ -1,0 +1,375 @@
+import TensorLogCompression
+import TensorLogFormat
+import TensorLogSystem
+
+/// A record waiting to be written: its header (sequence, links and offsets
+/// are filled in under the writer lock) and its payload.
+struct PendingRecord {
+    enum Payload {
+        case none
+        /// The caller's bytes, valid only during the write call that made this record.
+        case borrowed(UnsafeRawBufferPointer)
+        case owned([UInt8])
+    }
+
+    var header: RecordHeader
+    var payload: Payload
+
+    /// A copy whose payload no longer points into the caller's memory.
+    func owned() -> PendingRecord {
+        guard case .borrowed(let buffer) = payload else { return self }
+        return PendingRecord(header: header, payload: .owned([UInt8](buffer)))
+    }
+
+    func withPayload<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        switch payload {
+        case .none: return try body(UnsafeRawBufferPointer(start: nil, count: 0))
+        case .borrowed(let buffer): return try body(buffer)
+        case .owned(let bytes):
+            return try bytes.withBytes { (buffer) throws(E) in try body(buffer) }
+        }
+    }
+}
+
+/// A record as written: where it went.
+struct WrittenRecord {
+    let header: RecordHeader
+    let segment: Segment
+    let offset: Int
+}
+
+extension TensorStore {
+    static let compressedBlockBytes = 4 << 20
+
+    /// Splits a tensor into row blocks and encodes each (compression and
+    /// payload CRC), outside the writer lock so threads encode in parallel.
+    func encodeTensor(
+        key: String, kind: RecordKind, dtype: DType, shape: [Int], rowStart: Int,
+        bytes: UnsafeRawBufferPointer, options writeOptions: WriteOptions
+    ) throws(TensorLogError) -> [PendingRecord] {
+        let compression = writeOptions.compression ?? options.compression
+        let metadata = writeOptions.metadata.sorted { $0.key < $1.key }.map { MetadataEntry($0.key, $0.value) }
+        let metadataBytes = metadata.reduce(0) { $0 + 6 + $1.key.utf8.count + $1.value.utf8.count }
+        guard metadataBytes <= RecordHeader.maxMetadataBytes, metadata.count <= Int(UInt16.max) else {
+            throw .invalid("metadata of \(metadataBytes) bytes exceeds the maximum of \(RecordHeader.maxMetadataBytes)")
+        }
+        let defaultBlock = compression == .none ? options.segmentSize : Self.compressedBlockBytes
+        let blockBytes = max(1, writeOptions.blockBytes ?? defaultBlock)
+        let rows = shape.first ?? 1
+        let rowBytes = rows > 0 ? bytes.count / rows : 0
+        let rowsPerBlock = (shape.isEmpty || rowBytes == 0) ? max(rows, 1) : max(1, blockBytes / rowBytes)
+
+        var records: [PendingRecord] = []
+        var row = 0
+        repeat {
+            let count = shape.isEmpty ? 1 : min(rowsPerBlock, rows - row)
+            let range = shape.isEmpty ? 0..<bytes.count : row * rowBytes..<(row + count) * rowBytes
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
+            let blockShape = shape.isEmpty ? [] : [count] + shape.dropFirst()
+            var header = RecordHeader(
+                kind: records.isEmpty ? kind : .append, sequence: 0, rowStart: UInt64(rowStart + row),
+                rawSize: UInt64(raw.count), key: key, dtype: dtype, shape: blockShape,
+                metadata: records.isEmpty ? metadata : [])
+            let payload = try encodePayload(raw, dtype: dtype, compression: compression, header: &header)
+            records.append(PendingRecord(header: header, payload: payload))
+            row += count
+        } while row < rows
+        return records
+    }
+
+    private func encodePayload(
+        _ raw: UnsafeRawBufferPointer, dtype: DType, compression: Compression, header: inout RecordHeader
+    ) throws(TensorLogError) -> PendingRecord.Payload {
+        let codec: Codec? = switch compression {
+        case .none: Codec.none
+        case .lz4: .lz4
+        case .shuffleLZ4: .shuffleLZ4
+        case .auto: nil
+        }
+        if codec == Codec.none || raw.count == 0 {
+            header.codec = .none
+            header.storedSize = UInt64(raw.count)
+            header.payloadCRC = CRC32C.checksum(raw)
+            return .borrowed(raw)
+        }
+        guard raw.count <= BlockCodec.maxRawBlockSize else {
+            throw .invalid("a block of \(raw.count) bytes is too large to compress; use a smaller blockBytes")
+        }
+        var encoded = [UInt8](repeating: 0, count: BlockCodec.maxEncodedSize(rawSize: raw.count, codec: .shuffleLZ4))
+        let (chosen, count): (Codec, Int)
+        do {
+            (chosen, count) = try encoded.withMutableBytes { (destination) throws(CodecError) in
+                if let codec {
+                    return (codec, try BlockCodec.encode(raw, codec: codec, elementSize: dtype.size, into: destination))
+                }
+                return try BlockCodec.encodeAuto(raw, elementSize: dtype.size, into: destination)
+            }
+        } catch {
+            throw .invalid("compression failed: \(error)")
+        }
+        if chosen == .none {
+            header.codec = .none
+            header.storedSize = UInt64(raw.count)
+            header.payloadCRC = CRC32C.checksum(raw)
+            return .borrowed(raw)
+        }
+        encoded.removeLast(encoded.count - count)
+        header.codec = chosen
+        header.storedSize = UInt64(count)
+        header.payloadCRC = CRC32C.checksum(encoded)
+        return .owned(encoded)
+    }
+
+    func checkWritable() throws(TensorLogError) {
+        if options.readOnly { throw TensorLogError(.closed, "store \(directory) is open read-only") }
+        if isClosed { throw TensorLogError(.closed, "store \(directory) is closed") }
+        if let writerFailure {
+            throw TensorLogError(.closed, "store \(directory) stopped writing after an earlier failure (\(writerFailure)); reopen it")
+        }
+    }
+
+    /// Writes records (as one atomic batch when `atomic`), applies the
+    /// durability policy, then publishes them to the index. Returns the last
+    /// sequence number written.
+    func write(_ records: [PendingRecord], atomic: Bool, durability: Durability?) throws(TensorLogError) -> UInt64 {
+        try writerLock.withLock { () throws(TensorLogError) in
+            try checkWritable()
+            var sequence = lastSequence
+            let batchID = atomic ? sequence + 1 : 0
+            // Per-key state as this write changes it: the chain head and the version's row count.
+            var pendingHeads: [String: (pointer: RecordPointer, version: VersionShape?)] = [:]
+            var written: [WrittenRecord] = []
+            written.reserveCapacity(records.count + 1)
+            for var record in records {
+                sequence += 1
+                record.header.sequence = sequence
+                record.header.inBatch = atomic
+                record.header.batchID = batchID
+                let key = record.header.key
+                let current = pendingHeads[key] ?? currentHead(of: key)
+                record.header.previous = current?.pointer
+                var version = current?.version
+                switch record.header.kind {
+                case .put:
+                    version = VersionShape(header: record.header)
+                case .append:
+                    guard let existing = version else { throw .notFound(key) }
+                    try existing.checkAppend(record.header)
+                    record.header.rowStart = UInt64(existing.rows)
+                    version?.rows += record.header.shape[0]
+                case .delete:
+                    guard version != nil else { throw .notFound(key) }
+                    version = nil
+                case .commit:
+                    break
+                }
+                let placed = try appendRecord(record)
+                written.append(placed)
+                pendingHeads[key] = (RecordPointer(segment: placed.segment.id, offset: UInt64(placed.offset)), version)
+            }
+            if atomic {
+                sequence += 1
+                let commit = RecordHeader(kind: .commit, sequence: sequence, batchID: batchID, rowStart: UInt64(written.count), key: "")
+                written.append(try appendRecord(PendingRecord(header: commit, payload: .none)))
+            }
+            try applyDurability(durability ?? options.durability)
+            try publish(written, lastSequence: sequence)
+            return sequence
+        }
+    }
+
+    /// The chain head and version shape of a key as the index has it (writer lock held).
+    private func currentHead(of key: String) -> (pointer: RecordPointer, version: VersionShape?)? {
+        guard let entry = index[key] else { return nil }
+        let latest = entry.latest
+        return (latest.tail.pointer, latest.isDeletion ? nil : VersionShape(latest))
+    }
+
+    /// Appends one record to the active segment, rolling over first when it
+    /// would overflow. On failure the segment's length is unchanged and any
+    /// partial bytes past it are cut off.
+    func appendRecord(_ pending: PendingRecord) throws(TensorLogError) -> WrittenRecord {
+        var header = pending.header
+        let estimate = header.headerLength + Int(header.storedSize) + RecordHeader.largeAlignment
+        if appendOffset > SegmentHeader.size, appendOffset + estimate > options.segmentSize {
+            try rollOver()
+        }
+        let offset = appendOffset
+        header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: offset))
+        var prefix = header.encoded()
+        prefix.append(contentsOf: repeatElement(0, count: Int(header.payloadOffset) - prefix.count))
+        let recordLength = header.recordLength
+        let tailPadding = recordLength - Int(header.payloadOffset) - Int(header.storedSize)
+        do {
+            try pending.withPayload { (payload) throws(SystemError) in
+                if payload.count <= 64 << 10 {
+                    // Small records go out in one write.
+                    prefix.append(contentsOf: payload)
+                    prefix.append(contentsOf: repeatElement(0, count: tailPadding))
+                    try active.file.write(prefix, at: offset)
+                } else {
+                    try active.file.write(prefix, at: offset)
+                    try active.file.write(payload, at: offset + prefix.count)
+                    if tailPadding > 0 {
+                        try active.file.write([UInt8](repeating: 0, count: tailPadding), at: offset + prefix.count + payload.count)
+                    }
+                }
+            }
+        } catch {
+            // Cut off what was partly written so a later crash cannot find it; if even that fails, stop writing.
+            do { try active.file.truncate(to: offset) } catch { writerFailure = .io(error) }
+            throw .io(error)
+        }
+        appendOffset = offset + recordLength
+        unsyncedBytes += recordLength
+        activeEntries.append(HintFile.Entry(offset: UInt64(offset), header: header))
+        return WrittenRecord(header: header, segment: active, offset: offset)
+    }
+
+    func applyDurability(_ durability: Durability) throws(TensorLogError) {
+        switch durability {
+        case .none:
+            return
+        case .everyWrite:
+            try syncActive()
+        case .groupCommit(let bytes, let milliseconds):
+            if unsyncedBytes >= bytes || ContinuousClock.now - lastSync >= .milliseconds(milliseconds) {
+                try syncActive()
+            }
+        }
+    }
+
+    /// fsyncs the active segment. A failed fsync leaves the file's state
+    /// unknown (the kernel may have dropped the dirty pages), so writing stops.
+    func syncActive() throws(TensorLogError) {
+        guard unsyncedBytes > 0 else { return }
+        do {
+            try active.file.sync()
+        } catch {
+            writerFailure = .io(error)
+            throw .io(error)
+        }
+        unsyncedBytes = 0
+        lastSync = .now
+    }
+
+    /// Makes written records visible: index, live-byte accounting, sequence.
+    func publish(_ written: [WrittenRecord], lastSequence newSequence: UInt64) throws(TensorLogError) {
+        try stateLock.withWriteLock { () throws(TensorLogError) in
+            do throws(SystemError) {
+                try active.ensureMapped(upTo: appendOffset)
+                active.length = appendOffset
+            } catch {
+                writerFailure = .io(error)
+                throw .io(error)
+            }
+            for record in written {
+                apply(record)
+            }
+            lastSequence = newSequence
+        }
+    }
+
+    /// Applies one written record to the index (state lock held for writing).
+    func apply(_ record: WrittenRecord) {
+        let header = record.header
+        let block = BlockRef(segment: record.segment, offset: record.offset, header: header)
+        switch header.kind {
+        case .commit:
+            commitRecords[header.batchID] = CommitRef(segment: record.segment, offset: record.offset, recordLength: header.recordLength)
+            record.segment.liveBytes += header.recordLength
+            if batchLiveMembers[header.batchID] == nil { releaseCommit(header.batchID) }
+            return
+        case .append:
+            guard var entry = index[header.key] else { return }
+            entry.latest.moreBlocks.append(block)
+            index[header.key] = entry
+        case .put, .delete:
+            let version = TensorVersion(header: header, head: block)
+            if var entry = index[header.key] {
+                let old = entry.latest
+                retire(old)
+                entry.latest = version
+                entry.older.append(old)
+                entry.older = entry.older.filter { isVisibleToSnapshots($0, nextSequence: nextSequence(after: $0, in: entry)) }
+                index[header.key] = entry
+            } else {
+                index[header.key] = KeyEntry(latest: version)
+            }
+        }
+        record.segment.liveBytes += header.recordLength
+        if block.batchID != 0 { batchLiveMembers[block.batchID, default: 0] += 1 }
+    }
+
+    /// Marks a superseded version's records dead.
+    private func retire(_ version: TensorVersion) {
+        version.forEachRecord { block in
+            block.segment.liveBytes -= block.recordLength
+            if block.batchID != 0, let count = batchLiveMembers[block.batchID] {
+                if count <= 1 {
+                    batchLiveMembers[block.batchID] = nil
+                    releaseCommit(block.batchID)
+                } else {
+                    batchLiveMembers[block.batchID] = count - 1
+                }
+            }
+        }
+    }
+
+    /// A batch with no live members no longer needs its commit record.
+    private func releaseCommit(_ batchID: UInt64) {
+        if let commit = commitRecords.removeValue(forKey: batchID) {
+            commit.segment.liveBytes -= commit.recordLength
+        }
+    }
+
+    private func nextSequence(after version: TensorVersion, in entry: KeyEntry) -> UInt64 {
+        entry.older.first(where: { $0.sequence > version.sequence })?.sequence ?? entry.latest.sequence
+    }
+
+    /// Whether some open snapshot reads this superseded version.
+    private func isVisibleToSnapshots(_ version: TensorVersion, nextSequence: UInt64) -> Bool {
+        snapshotPins.keys.contains { $0 >= version.sequence && $0 < nextSequence }
+    }
+}
+
+/// The shape facts an append must agree with.
+struct VersionShape {
+    let dtype: DType
+    let innerShape: [Int]
+    let rank: Int
+    var rows: Int
+
+    init(header: RecordHeader) {
+        dtype = header.dtype ?? .uint8
+        innerShape = Array(header.shape.dropFirst())
+        rank = header.shape.count
+        rows = header.shape.first ?? 1
+    }
+
+    init(_ version: TensorVersion) {
+        dtype = version.dtype
+        innerShape = version.innerShape
+        rank = version.rank
+        rows = version.rows(at: .max)
+    }
+
+    func checkAppend(_ header: RecordHeader) throws(TensorLogError) {
+        guard rank > 0 else { throw .invalid("'\(header.key)' is 0-d: rows cannot be appended") }
+        guard header.dtype == dtype else {
+            throw .invalid("'\(header.key)' is \(dtype); cannot append \(header.dtype.map(\.name) ?? "?") rows")
+        }
+        guard Array(header.shape.dropFirst()) == innerShape else {
+            throw .invalid("'\(header.key)' rows have shape \(innerShape); cannot append rows of shape \(Array(header.shape.dropFirst()))")
+        }
+    }
+}
+
+extension TensorVersion {
+    init(header: RecordHeader, head: BlockRef) {
+        self.init(
+            sequence: header.sequence, head: head, isDeletion: header.kind == .delete,
+            dtype: header.dtype ?? .uint8, innerShape: Array(header.shape.dropFirst()),
+            rank: header.shape.count, metadata: header.metadata)
+    }
+}

@@ -1,0 +1,321 @@
+/// What a record does. Stored as one byte; never renumber.
+public enum RecordKind: UInt8, Sendable, CustomStringConvertible {
+    /// Starts a new version of a key; its payload is the first (often only) row block.
+    case put = 1
+    /// Deletes a key (a tombstone); no payload.
+    case delete = 2
+    /// Commits the batch whose records carry `batchID`; no payload.
+    case commit = 3
+    /// Adds a row block to the latest version of a key.
+    case append = 4
+
+    public var description: String {
+        switch self {
+        case .put: "put"
+        case .delete: "delete"
+        case .commit: "commit"
+        case .append: "append"
+        }
+    }
+}
+
+/// Where a record starts: a segment and a byte offset in it.
+public struct RecordPointer: Sendable, Hashable, CustomStringConvertible {
+    public var segment: UInt64
+    public var offset: UInt64
+
+    public init(segment: UInt64, offset: UInt64) {
+        self.segment = segment
+        self.offset = offset
+    }
+
+    public var description: String { "segment \(segment) offset \(offset)" }
+}
+
+/// A user metadata entry (string key and value) carried in a record header.
+public struct MetadataEntry: Sendable, Hashable {
+    public var key: String
+    public var value: String
+
+    public init(_ key: String, _ value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// The header of one record: the fixed 88-byte part and the variable part
+/// (key, shape, metadata). docs/FORMAT.md "Records" is the specification.
+public struct RecordHeader: Sendable, Equatable {
+    public static let magic: UInt32 = 0x4352_4C54  // "TLRC" in file byte order
+    public static let formatVersion: UInt16 = 1
+    public static let fixedSize = 88
+    public static let maxKeyBytes = 1024
+    public static let maxRank = 8
+    public static let maxMetadataBytes = 1 << 20
+    /// Payloads of at least this many bytes start at a multiple of `largeAlignment`.
+    public static let largePayloadThreshold = 1 << 20
+    public static let alignment = 64
+    public static let largeAlignment = 4096
+
+    public var kind: RecordKind
+    /// Part of an atomic batch: visible only once the batch's commit record exists.
+    public var inBatch: Bool
+    public var sequence: UInt64
+    /// For batch members, the batch's id (the sequence of its first record); for a commit, the batch it commits; else 0.
+    public var batchID: UInt64
+    /// The previous record of the same key (put, append or delete), if any.
+    public var previous: RecordPointer?
+    /// put/append: index along axis 0 of this block's first row. commit: number of records in the batch.
+    public var rowStart: UInt64
+    public var storedSize: UInt64
+    public var rawSize: UInt64
+    /// CRC32C of the stored payload bytes (unmasked here, masked on disk).
+    public var payloadCRC: UInt32
+    /// Distance from the record's first byte to its payload's first byte.
+    public var payloadOffset: UInt32
+    public var key: String
+    /// The element type (put/append only).
+    public var dtype: DType?
+    /// Shape of this block (put/append only); axis 0 counts this block's rows.
+    public var shape: [Int]
+    public var codec: Codec
+    public var metadata: [MetadataEntry]
+
+    public init(
+        kind: RecordKind, inBatch: Bool = false, sequence: UInt64, batchID: UInt64 = 0,
+        previous: RecordPointer? = nil, rowStart: UInt64 = 0, storedSize: UInt64 = 0, rawSize: UInt64 = 0,
+        payloadCRC: UInt32 = 0, payloadOffset: UInt32 = 0, key: String, dtype: DType? = nil,
+        shape: [Int] = [], codec: Codec = .none, metadata: [MetadataEntry] = []
+    ) {
+        self.kind = kind
+        self.inBatch = inBatch
+        self.sequence = sequence
+        self.batchID = batchID
+        self.previous = previous
+        self.rowStart = rowStart
+        self.storedSize = storedSize
+        self.rawSize = rawSize
+        self.payloadCRC = payloadCRC
+        self.payloadOffset = payloadOffset
+        self.key = key
+        self.dtype = dtype
+        self.shape = shape
+        self.codec = codec
+        self.metadata = metadata
+    }
+
+    /// Whether the record carries a tensor block.
+    public var hasPayload: Bool { kind == .put || kind == .append }
+
+    /// Bytes of the encoded metadata section.
+    public var metadataByteCount: Int {
+        metadata.reduce(0) { $0 + 6 + $1.key.utf8.count + $1.value.utf8.count }
+    }
+
+    /// Bytes of the fixed and variable header parts, before padding.
+    public var headerLength: Int {
+        Self.fixedSize + key.utf8.count + 8 * shape.count + metadataByteCount
+    }
+
+    /// Where the payload starts (relative to the record) for a record placed at
+    /// `fileOffset`: after the header, at a multiple of 64 in the file, or of
+    /// 4096 for payloads of 1 MiB or more.
+    public func payloadOffset(atFileOffset fileOffset: Int) -> Int {
+        guard hasPayload else { return headerLength }
+        let alignment = storedSize >= UInt64(Self.largePayloadThreshold) ? Self.largeAlignment : Self.alignment
+        return alignUp(fileOffset + headerLength, to: alignment) - fileOffset
+    }
+
+    /// Total bytes the record occupies in its segment, padding included.
+    public var recordLength: Int {
+        alignUp(Int(payloadOffset) + Int(storedSize), to: Self.alignment)
+    }
+
+    /// Encodes the header (fixed and variable parts, header CRC filled in),
+    /// without payload or padding. `payloadOffset` must already be set.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: headerLength)
+        writer.u32(Self.magic)
+        writer.u16(Self.formatVersion)
+        writer.u8(kind.rawValue)
+        writer.u8(inBatch ? 1 : 0)
+        writer.u64(sequence)
+        writer.u64(batchID)
+        writer.u64(previous?.segment ?? 0)
+        writer.u64(previous?.offset ?? 0)
+        writer.u64(rowStart)
+        writer.u64(storedSize)
+        writer.u64(rawSize)
+        writer.u32(CRC32C.mask(payloadCRC))
+        writer.u32(payloadOffset)
+        writer.u16(UInt16(key.utf8.count))
+        writer.u8(dtype?.rawValue ?? 0)
+        writer.u8(UInt8(shape.count))
+        writer.u8(codec.rawValue)
+        writer.u8(0)  // reserved
+        writer.u16(UInt16(metadata.count))
+        writer.u32(UInt32(metadataByteCount))
+        writer.u32(0)  // header CRC, patched below
+        writer.raw(key.utf8)
+        for dimension in shape { writer.u64(UInt64(dimension)) }
+        for entry in metadata {
+            writer.u16(UInt16(entry.key.utf8.count))
+            writer.u32(UInt32(entry.value.utf8.count))
+            writer.raw(entry.key.utf8)
+            writer.raw(entry.value.utf8)
+        }
+        let crc = writer.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        writer.patch(u32: CRC32C.mask(crc), at: 84)
+        return writer.bytes
+    }
+
+    /// Reads the total header length from the fixed part, so a scanner knows how
+    /// many bytes to fetch before `decode`. Checks the magic and version only.
+    public static func headerLength(
+        fixedPart bytes: UnsafeRawBufferPointer, fileOffset: Int = 0
+    ) throws(FormatError) -> Int {
+        var reader = ByteReader(bytes, baseOffset: fileOffset, context: "record header")
+        guard bytes.count >= fixedSize else {
+            throw reader.error("truncated: \(bytes.count) of \(fixedSize) fixed header bytes")
+        }
+        try checkMagicAndVersion(&reader)
+        reader = ByteReader(bytes, baseOffset: fileOffset, context: "record header")
+        try reader.skip(72, what: "fixed fields")
+        let keyLength = Int(try reader.u16())
+        try reader.skip(1, what: "dtype")
+        let rank = Int(try reader.u8())
+        try reader.skip(4, what: "codec, reserved, metadata count")
+        let metadataLength = Int(try reader.u32())
+        guard keyLength <= maxKeyBytes, rank <= maxRank, metadataLength <= maxMetadataBytes else {
+            throw FormatError(
+                "record header: key length \(keyLength), rank \(rank) or metadata length \(metadataLength) exceeds the format's limits",
+                offset: fileOffset)
+        }
+        return fixedSize + keyLength + 8 * rank + metadataLength
+    }
+
+    /// Decodes and validates a header from `bytes` (at least `headerLength`
+    /// bytes; more is fine). `fileOffset` is where the record starts in its
+    /// file, used in errors and for the alignment check.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, fileOffset: Int = 0) throws(FormatError) -> RecordHeader {
+        let length = try headerLength(fixedPart: bytes, fileOffset: fileOffset)
+        guard bytes.count >= length else {
+            throw FormatError("record header: truncated: \(bytes.count) of \(length) header bytes", offset: fileOffset)
+        }
+        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+        // Verify the header CRC before trusting any field.
+        let storedCRC = CRC32C.unmask(headerBytes.loadUnaligned(fromByteOffset: 84, as: UInt32.self).littleEndian)
+        var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: headerBytes[0..<84]))
+        crc = withUnsafeBytes(of: UInt32(0)) { CRC32C.checksum($0, continuing: crc) }
+        crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: headerBytes[88...]), continuing: crc)
+        guard crc == storedCRC else {
+            throw FormatError("record header: checksum mismatch", offset: fileOffset)
+        }
+
+        var reader = ByteReader(headerBytes, baseOffset: fileOffset, context: "record header")
+        try checkMagicAndVersion(&reader)
+        let kindByte = try reader.u8()
+        guard let kind = RecordKind(rawValue: kindByte) else { throw reader.error("unknown record kind \(kindByte)") }
+        let flags = try reader.u8()
+        guard flags & ~1 == 0 else { throw reader.error("unknown flag bits \(flags)") }
+        let sequence = try reader.u64()
+        let batchID = try reader.u64()
+        let previousSegment = try reader.u64()
+        let previousOffset = try reader.u64()
+        let rowStart = try reader.u64()
+        let storedSize = try reader.u64()
+        let rawSize = try reader.u64()
+        let payloadCRC = CRC32C.unmask(try reader.u32())
+        let payloadOffset = try reader.u32()
+        let keyLength = Int(try reader.u16())
+        let dtypeByte = try reader.u8()
+        let rank = Int(try reader.u8())
+        let codecByte = try reader.u8()
+        let reserved = try reader.u8()
+        let metadataCount = Int(try reader.u16())
+        let metadataLength = Int(try reader.u32())
+        _ = try reader.u32()  // header CRC, checked above
+        guard reserved == 0 else { throw reader.error("reserved byte is \(reserved), must be 0") }
+
+        let key = try reader.string(keyLength, what: "key")
+        var shape: [Int] = []
+        shape.reserveCapacity(rank)
+        for _ in 0..<rank {
+            let dimension = try reader.u64()
+            guard dimension <= UInt64(Int.max) else { throw reader.error("dimension \(dimension) is too large") }
+            shape.append(Int(dimension))
+        }
+        let metadataStart = reader.position
+        var metadata: [MetadataEntry] = []
+        for _ in 0..<metadataCount {
+            let keyBytes = Int(try reader.u16())
+            let valueBytes = Int(try reader.u32())
+            let entryKey = try reader.string(keyBytes, what: "metadata key")
+            let entryValue = try reader.string(valueBytes, what: "metadata value")
+            metadata.append(MetadataEntry(entryKey, entryValue))
+        }
+        guard reader.position - metadataStart == metadataLength else {
+            throw reader.error("metadata entries take \(reader.position - metadataStart) bytes, header says \(metadataLength)")
+        }
+
+        let header = RecordHeader(
+            kind: kind, inBatch: flags & 1 != 0, sequence: sequence, batchID: batchID,
+            previous: previousSegment == 0 ? nil : RecordPointer(segment: previousSegment, offset: previousOffset),
+            rowStart: rowStart, storedSize: storedSize, rawSize: rawSize, payloadCRC: payloadCRC,
+            payloadOffset: payloadOffset, key: key, dtype: DType(rawValue: dtypeByte), shape: shape,
+            codec: Codec(rawValue: codecByte) ?? .none, metadata: metadata)
+        try header.validate(dtypeByte: dtypeByte, codecByte: codecByte, fileOffset: fileOffset)
+        return header
+    }
+
+    private static func checkMagicAndVersion(_ reader: inout ByteReader) throws(FormatError) {
+        let start = reader.baseOffset + reader.position
+        let magic = try reader.u32()
+        guard magic == Self.magic else {
+            throw FormatError("record header: bad magic 0x\(String(magic, radix: 16))", offset: start)
+        }
+        let version = try reader.u16()
+        guard version <= formatVersion, version >= 1 else {
+            throw FormatError(
+                "record header: format version \(version) is newer than this reader's \(formatVersion)",
+                offset: start, isUnsupportedVersion: true)
+        }
+    }
+
+    /// Checks the rules a decoded header must satisfy (docs/FORMAT.md, "Validation").
+    private func validate(dtypeByte: UInt8, codecByte: UInt8, fileOffset: Int) throws(FormatError) {
+        func fail(_ message: String) -> FormatError {
+            FormatError("record header (\(kind) '\(key)' seq \(sequence)): \(message)", offset: fileOffset)
+        }
+        guard !key.isEmpty || kind == .commit else { throw fail("empty key") }
+        guard sequence > 0 else { throw fail("sequence 0 is reserved") }
+        guard inBatch == (batchID != 0) || kind == .commit else { throw fail("batch flag and batch id disagree") }
+        if hasPayload {
+            guard let dtype else { throw fail("unknown dtype code \(dtypeByte)") }
+            guard Codec(rawValue: codecByte) != nil else { throw fail("unknown codec \(codecByte)") }
+            guard let expected = byteCount(dtype: dtype, shape: shape) else { throw fail("shape \(shape) overflows") }
+            guard rawSize == UInt64(expected) else {
+                throw fail("raw size \(rawSize) != product(shape \(shape)) x \(dtype.size)")
+            }
+            if codec == .none, storedSize != rawSize {
+                throw fail("uncompressed payload stores \(storedSize) bytes for \(rawSize) raw bytes")
+            }
+            guard !shape.isEmpty || kind == .put else { throw fail("an appended block needs rank >= 1") }
+            guard Int(payloadOffset) >= headerLength else {
+                throw fail("payload offset \(payloadOffset) overlaps the \(headerLength)-byte header")
+            }
+            guard (fileOffset + Int(payloadOffset)) % Self.alignment == 0 else {
+                throw fail("payload at file offset \(fileOffset + Int(payloadOffset)) is not 64-byte aligned")
+            }
+            guard storedSize <= UInt64(Int.max / 2) else { throw fail("stored size \(storedSize) is too large") }
+        } else {
+            guard dtypeByte == 0, shape.isEmpty, codecByte == 0, storedSize == 0, rawSize == 0, metadata.isEmpty else {
+                throw fail("a \(kind) record carries tensor fields")
+            }
+            guard Int(payloadOffset) == headerLength else { throw fail("payload offset \(payloadOffset) for a record without payload") }
+            if kind == .commit {
+                guard batchID != 0, !inBatch, key.isEmpty else { throw fail("malformed commit record") }
+            }
+        }
+    }
+}

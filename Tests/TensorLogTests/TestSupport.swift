@@ -1,0 +1,48 @@
+import Foundation
+@testable import TensorLog
+
+/// A fresh directory under the system temp dir, removed when the test ends.
+final class TemporaryDirectory: @unchecked Sendable {
+    let path: String
+
+    init(_ name: String = #function) {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        path = NSTemporaryDirectory() + "tensorlog-\(safe)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// The store directory inside it.
+    var store: String { path + "/store" }
+}
+
+/// Options for small test stores: tiny segments so roll-over happens often.
+func smallOptions(segmentSize: Int = 64 << 10, durability: Durability = .none) -> StoreOptions {
+    var options = StoreOptions()
+    options.segmentSize = segmentSize
+    options.durability = durability
+    options.autoCompactDeadFraction = nil
+    return options
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64) so failures reproduce.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func randomBytes(_ count: Int, _ generator: inout SeededGenerator) -> [UInt8] {
+    (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+}
+
+func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? -1
+}
