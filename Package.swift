@@ -29,6 +29,7 @@ let package = Package(
             dependencies: ["TensorLogFormat", "TensorLogCompression", "TensorLogSystem"]
         ),
         .target(name: "TensorLogInterop", dependencies: ["TensorLogFormat"]),
+        .executableTarget(name: "tensorlog-demo", dependencies: ["TensorLog"]),
         .executableTarget(
             name: "tensorlog-crash-writer",
             dependencies: ["TensorLog"],

@@ -42,6 +42,8 @@ extension TensorStore {
                 if self.appendOffset > SegmentHeader.size { try self.rollOver() }
             }
             if holdingWriter { try rollOverNeeded() } else { try writerLock.withLock { () throws(TensorLogError) in try rollOverNeeded() } }
+        } else if holdingWriter {
+            try checkWritable()
         } else {
             try writerLock.withLock { () throws(TensorLogError) in try checkWritable() }
         }

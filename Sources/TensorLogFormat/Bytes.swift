@@ -88,6 +88,15 @@ public struct ByteReader {
         _ = try bytes(count, what: what)
     }
 
+    /// Reads `count` bytes that the format reserves and requires to be zero.
+    public mutating func expectZeros(_ count: Int, what: String) throws(FormatError) {
+        let start = position
+        let bytes = try bytes(count, what: what)
+        guard bytes.allSatisfy({ $0 == 0 }) else {
+            throw FormatError("\(context): \(what) must be zero", offset: baseOffset + start)
+        }
+    }
+
     public func error(_ message: String) -> FormatError {
         FormatError("\(context): \(message)", offset: baseOffset + position)
     }

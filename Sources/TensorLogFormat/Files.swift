@@ -27,8 +27,9 @@ public struct SegmentHeader: Sendable, Equatable {
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> SegmentHeader {
         var reader = ByteReader(bytes, context: "segment header")
         try checkPreamble(&reader, magic: magic, size: size, what: "segment header")
-        _ = try reader.u32()
+        try reader.expectZeros(4, what: "reserved field")
         let id = try reader.u64()
+        try reader.expectZeros(size - 4 - reader.position, what: "reserved field")
         return SegmentHeader(segmentID: id)
     }
 }
@@ -45,7 +46,10 @@ func checkPreamble(
     guard found.elementsEqual(magic) else { throw FormatError("\(what): bad magic", offset: 0) }
     let writeVersion = try reader.u16()
     let readVersion = try reader.u16()
-    guard readVersion <= SegmentHeader.writeVersion, readVersion >= 1 else {
+    guard readVersion >= 1, writeVersion >= 1 else {
+        throw FormatError("\(what): version 0 is invalid", offset: magic.count)
+    }
+    guard readVersion <= SegmentHeader.writeVersion else {
         throw FormatError(
             "\(what): needs format version \(readVersion), this reader knows \(SegmentHeader.writeVersion)",
             offset: magic.count, isUnsupportedVersion: true)
@@ -113,12 +117,13 @@ public struct HintFile: Sendable, Equatable {
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> HintFile {
         var reader = ByteReader(bytes, context: "hint file")
         try checkPreamble(&reader, magic: magic, size: headerSize, what: "hint file")
-        _ = try reader.u32()
+        try reader.expectZeros(4, what: "reserved field")
         let segmentID = try reader.u64()
         let segmentLength = try reader.u64()
         let count = try reader.u64()
         let bodyLength = try reader.u64()
         let bodyCRC = CRC32C.unmask(try reader.u32())
+        try reader.expectZeros(headerSize - 4 - reader.position, what: "reserved field")
         guard bodyLength == UInt64(bytes.count - headerSize) else {
             throw FormatError("hint file: body is \(bytes.count - headerSize) bytes, header says \(bodyLength)", offset: 40)
         }
@@ -139,7 +144,9 @@ public struct HintFile: Sendable, Equatable {
             let length = Int(try entryReader.u32())
             let entryStart = entryReader.position + headerSize
             let headerBytes = try entryReader.bytes(length, what: "record header copy")
-            guard offset < UInt64(Int.max / 2) else { throw entryReader.error("record offset \(offset) is too large") }
+            guard offset < UInt64(Int.max / 2), offset % UInt64(RecordHeader.alignment) == 0 else {
+                throw entryReader.error("record offset \(offset) is too large or not 64-byte aligned")
+            }
             let header: RecordHeader
             do {
                 header = try RecordHeader.decode(headerBytes, fileOffset: Int(offset))
@@ -155,7 +162,7 @@ public struct HintFile: Sendable, Equatable {
                 throw FormatError("hint file entry: record at \(offset) overlaps or exceeds the segment", offset: entryStart)
             }
             previousEnd = end
-            try entryReader.skip(alignUp(entryReader.position, to: 8) - entryReader.position, what: "padding")
+            try entryReader.expectZeros(alignUp(entryReader.position, to: 8) - entryReader.position, what: "entry padding")
             entries.append(Entry(offset: offset, header: header))
         }
         guard entryReader.remaining == 0 else {
@@ -212,7 +219,8 @@ public struct Manifest: Sendable, Equatable {
         guard magicBytes.elementsEqual(magic) else { throw FormatError("manifest: bad magic (not a TensorLog store?)", offset: 0) }
         _ = try reader.u16()
         let readVersion = try reader.u16()
-        guard readVersion <= SegmentHeader.writeVersion, readVersion >= 1 else {
+        guard readVersion >= 1 else { throw FormatError("manifest: read version 0 is invalid", offset: 10) }
+        guard readVersion <= SegmentHeader.writeVersion else {
             throw FormatError(
                 "manifest: store needs format version \(readVersion), this reader knows \(SegmentHeader.writeVersion)",
                 offset: 10, isUnsupportedVersion: true)
@@ -220,7 +228,7 @@ public struct Manifest: Sendable, Equatable {
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count - 4])) == stored else {
             throw FormatError("manifest: checksum mismatch", offset: bytes.count - 4)
         }
-        _ = try reader.u32()
+        try reader.expectZeros(4, what: "reserved field")
         let next = try reader.u64()
         let active = try reader.u64()
         let floor = try reader.u64()

@@ -236,6 +236,9 @@ public struct RecordHeader: Sendable, Equatable {
         let metadataLength = Int(try reader.u32())
         _ = try reader.u32()  // header CRC, checked above
         guard reserved == 0 else { throw reader.error("reserved byte is \(reserved), must be 0") }
+        guard previousSegment != 0 || previousOffset == 0 else {
+            throw reader.error("previous offset \(previousOffset) without a previous segment")
+        }
 
         let key = try reader.string(keyLength, what: "key")
         var shape: [Int] = []
@@ -275,7 +278,8 @@ public struct RecordHeader: Sendable, Equatable {
             throw FormatError("record header: bad magic 0x\(String(magic, radix: 16))", offset: start)
         }
         let version = try reader.u16()
-        guard version <= formatVersion, version >= 1 else {
+        guard version >= 1 else { throw FormatError("record header: format version 0 does not exist", offset: start) }
+        guard version <= formatVersion else {
             throw FormatError(
                 "record header: format version \(version) is newer than this reader's \(formatVersion)",
                 offset: start, isUnsupportedVersion: true)
