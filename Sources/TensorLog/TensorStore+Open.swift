@@ -65,8 +65,11 @@ extension TensorStore {
             }
             try FileSystem.makeDirectory(directory)
         }
-        let lockFile: SystemFile? = options.readOnly ? nil : try acquireLock(directory)
         let manifestPath = directory + "/" + manifestName
+        if !FileSystem.exists(manifestPath), !options.create || options.readOnly {
+            throw TensorLogError(.notFound, "\(directory) is not a TensorLog store (no MANIFEST)")
+        }
+        let lockFile: SystemFile? = options.readOnly ? nil : try acquireLock(directory)
         var report = RecoveryReport()
 
         if !FileSystem.exists(manifestPath) {

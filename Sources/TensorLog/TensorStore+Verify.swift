@@ -1,0 +1,98 @@
+import TensorLogFormat
+import TensorLogSystem
+
+/// What a full check of the store's files found.
+public struct VerifyReport: Sendable, Equatable {
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        public let segment: UInt64
+        public let offset: Int
+        public let message: String
+        public var description: String { "segment \(segment) offset \(offset): \(message)" }
+    }
+
+    public var problems: [Problem] = []
+    public var segmentsChecked = 0
+    public var recordsChecked = 0
+    public var bytesChecked = 0
+    public var isHealthy: Bool { problems.isEmpty }
+}
+
+extension TensorStore {
+    /// Reads every record of every live segment and checks every checksum,
+    /// that padding is zero, and that each hint file matches its segment.
+    /// `progress` is called with bytes checked so far and the total.
+    public func verify(progress: ((Int, Int) -> Void)? = nil) -> VerifyReport {
+        let live = stateLock.withReadLock { segments.values.map { ($0, $0.region, $0.length) } }.sorted { $0.0.id < $1.0.id }
+        let total = live.reduce(0) { $0 + $1.2 }
+        var report = VerifyReport()
+        for (segment, region, length) in live {
+            report.segmentsChecked += 1
+            var entries: [HintFile.Entry] = []
+            verifySegment(segment, region: region, length: length, report: &report, entries: &entries)
+            if segment.sealed { verifyHint(segment, length: length, entries: entries, report: &report) }
+            report.bytesChecked += length
+            progress?(report.bytesChecked, total)
+        }
+        return report
+    }
+
+    private func verifySegment(_ segment: Segment, region: MappedRegion, length: Int, report: inout VerifyReport, entries: inout [HintFile.Entry]) {
+        func problem(_ offset: Int, _ message: String) {
+            report.problems.append(.init(segment: segment.id, offset: offset, message: message))
+        }
+        guard length >= SegmentHeader.size else { return problem(0, "segment shorter than its header") }
+        do {
+            let header = try SegmentHeader.decode(region.bytes(0..<SegmentHeader.size))
+            if header.segmentID != segment.id { problem(0, "header names segment \(header.segmentID)") }
+        } catch {
+            problem(error.offset, error.message)
+        }
+        var offset = SegmentHeader.size
+        while offset < length {
+            switch Self.readRecord(region, at: offset, length: length, verifyPayload: true) {
+            case .success(let header):
+                report.recordsChecked += 1
+                entries.append(HintFile.Entry(offset: UInt64(offset), header: header))
+                // Padding carries no data, but it must be zero: a flipped bit there is damage too.
+                let payloadStart = offset + Int(header.payloadOffset)
+                let payloadEnd = payloadStart + Int(header.storedSize)
+                let gaps = [offset + header.headerLength..<payloadStart, payloadEnd..<offset + header.recordLength]
+                for gap in gaps where !region.bytes(gap).allSatisfy({ $0 == 0 }) {
+                    problem(gap.lowerBound, "nonzero padding in record '\(header.key)' seq \(header.sequence)")
+                }
+                offset += header.recordLength
+            case .failure(let error):
+                problem(offset, error.message)
+                // Resynchronize at the next whole record, if any.
+                var next = alignUp(offset + 1, to: RecordHeader.alignment)
+                while next < length, case .failure = Self.readRecord(region, at: next, length: length, verifyPayload: false) {
+                    next += RecordHeader.alignment
+                }
+                offset = next
+            }
+        }
+    }
+
+    private func verifyHint(_ segment: Segment, length: Int, entries: [HintFile.Entry], report: inout VerifyReport) {
+        func problem(_ message: String) {
+            report.problems.append(.init(segment: segment.id, offset: 0, message: "hint file: \(message)"))
+        }
+        guard FileSystem.exists(segment.hintPath) else { return problem("missing (open scans the segment instead)") }
+        let bytes: [UInt8]
+        do {
+            bytes = try SystemFile(path: segment.hintPath, mode: .readOnly).readAll()
+        } catch {
+            return problem("\(error)")
+        }
+        do {
+            let hint = try bytes.withBytes { (buffer) throws(FormatError) in try HintFile.decode(buffer) }
+            if hint.segmentID != segment.id || hint.segmentLength != UInt64(length) {
+                problem("describes segment \(hint.segmentID) of \(hint.segmentLength) bytes")
+            } else if hint.entries != entries {
+                problem("entries differ from the segment's records")
+            }
+        } catch {
+            problem("\(error)")
+        }
+    }
+}
