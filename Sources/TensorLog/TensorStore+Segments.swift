@@ -31,7 +31,8 @@ extension TensorStore {
         do {
             try installManifest(next)
         } catch {
-            try? FileSystem.remove(segment.path)
+            // Remove the new file only if the manifest never named it (the rename did not happen).
+            if manifest.activeSegment != newID { try? FileSystem.remove(segment.path) }
             throw error
         }
         let sealed = active
