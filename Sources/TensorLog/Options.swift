@@ -1,9 +1,11 @@
 /// When a write is on stable storage.
 public enum Durability: Sendable, Equatable {
-    /// The OS writes it back when it chooses; a crash may lose recent writes (never tear older ones).
+    /// The OS writes it back when it chooses: a crash may lose any write since the last fsync
+    /// (open cuts the log back to the last whole record before the damage).
     case none
     /// fsync once `bytes` have been written or `milliseconds` have passed since the last fsync
-    /// (checked on each write and at close): bounded loss, most of the speed.
+    /// (checked on each write and at close): a crash loses at most the writes since the last
+    /// fsync; most of the speed of `none`.
     case groupCommit(bytes: Int, milliseconds: Int)
     /// fsync before every write returns: a returned write survives any crash.
     case everyWrite

@@ -85,7 +85,7 @@ struct Replay {
                 blocks = blocks.filter { seen.insert($0.header.sequence).inserted }.reversed()
                 var rows = version.head.rows
                 for block in blocks {
-                    guard block.header.rowStart == UInt64(rows), block.header.dtype == version.dtype,
+                    guard version.rank > 0, block.header.rowStart == UInt64(rows), block.header.dtype == version.dtype,
                           Array(block.header.shape.dropFirst()) == version.innerShape
                     else {
                         throw .corruption(

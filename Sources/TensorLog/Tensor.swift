@@ -1,3 +1,4 @@
+import Foundation
 import TensorLogFormat
 
 /// A Swift type whose memory layout is that of a stored dtype.
@@ -71,7 +72,10 @@ func checkShape(dtype: DType, shape: [Int], byteCount: Int) throws(TensorLogErro
     }
 }
 
-/// Checks a key: 1 to 1024 bytes of UTF-8 with no NUL.
+/// Checks a key: 1 to 1024 bytes of UTF-8 with no NUL, in Unicode normalization form C.
+///
+/// Swift compares strings by canonical equivalence, the format compares keys
+/// byte for byte; requiring NFC makes the two agree.
 func checkKey(_ key: String) throws(TensorLogError) {
     let length = key.utf8.count
     guard length > 0 else { throw .invalid("empty key") }
@@ -79,4 +83,10 @@ func checkKey(_ key: String) throws(TensorLogError) {
         throw .invalid("key of \(length) bytes exceeds the maximum of \(RecordHeader.maxKeyBytes)")
     }
     guard !key.utf8.contains(0) else { throw .invalid("key contains a NUL byte") }
+    if !key.utf8.allSatisfy({ $0 < 0x80 }) {
+        let normalized = key.precomposedStringWithCanonicalMapping
+        guard normalized.utf8.elementsEqual(key.utf8) else {
+            throw .invalid("key '\(key)' is not in Unicode normalization form C; store it as '\(normalized)'")
+        }
+    }
 }

@@ -48,8 +48,15 @@ extension TensorStore {
             try writerLock.withLock { () throws(TensorLogError) in try checkWritable() }
         }
 
-        // 1. Choose victims and the records to keep, from the index as it is now.
-        let plan = stateLock.withReadLock { makePlan(compaction) }
+        // 1. Choose victims and the records to keep. The active segment is synced first, under the
+        // writer lock, so the plan holds only durable records: a copy (fsynced, batch flag dropped)
+        // must never outlive an original that a crash would lose.
+        func syncAndPlan() throws(TensorLogError) -> CompactionPlan {
+            unsyncedBytes = max(unsyncedBytes, 1)
+            try syncActive()
+            return stateLock.withReadLock { makePlan(compaction) }
+        }
+        let plan = holdingWriter ? try syncAndPlan() : try writerLock.withLock { () throws(TensorLogError) in try syncAndPlan() }
         var report = CompactionReport()
         guard !plan.victims.isEmpty else { return report }
         report.compactedSegments = plan.victims.map(\.id).sorted()
@@ -143,7 +150,8 @@ extension TensorStore {
 
     /// Picks victim segments and, for every key with a kept record in one, all
     /// its kept records (wherever they are), so the copied chain of each key is
-    /// whole and no record outside the copy links into a retired segment.
+    /// whole. Records written while compaction runs may still link to a
+    /// retired segment; segment ids are never reused, so history ends there.
     private func makePlan(_ compaction: CompactionOptions) -> CompactionPlan {
         var plan = CompactionPlan()
         plan.victims = segments.values
@@ -249,7 +257,7 @@ struct SegmentBuilder {
             header.batchID = 0
             header.previous = previous
         }
-        let estimate = header.headerLength + Int(header.storedSize) + RecordHeader.largeAlignment
+        let estimate = header.payloadOffset(atFileOffset: outputs.last?.length ?? SegmentHeader.size) + Int(header.storedSize) + RecordHeader.alignment
         if outputs.isEmpty || (outputs.last!.length > SegmentHeader.size && outputs.last!.length + estimate > store.options.segmentSize) {
             try startSegment()
         }
@@ -315,9 +323,9 @@ struct SegmentBuilder {
 extension TensorStore {
     /// A segment id no file uses yet (the manifest records the new high-water mark at the next switch).
     func reserveSegmentID() -> UInt64 {
-        segmentIDs.withLock { next in
-            defer { next += 1 }
-            return next
+        segmentIDLock.withLock {
+            defer { nextFreeSegmentID += 1 }
+            return nextFreeSegmentID
         }
     }
 }

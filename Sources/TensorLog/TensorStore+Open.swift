@@ -73,9 +73,20 @@ extension TensorStore {
         var report = RecoveryReport()
 
         if !FileSystem.exists(manifestPath) {
-            let names = try FileSystem.list(directory)
-            guard !names.contains(where: { Segment.id(fromFileName: $0) != nil }) else {
-                throw TensorLogError(.corruption(segment: 0, offset: 0), "\(directory) holds segment files but no MANIFEST")
+            // Segment files without a manifest: an initialization that stopped before its manifest
+            // (files holding no record) is redone; anything more is a damaged store.
+            let segmentNames = try FileSystem.list(directory).filter { Segment.id(fromFileName: $0) != nil }
+            for name in segmentNames {
+                let path = directory + "/" + name
+                let size = try SystemFile(path: path, mode: .readOnly).size()
+                guard size <= SegmentHeader.size || name.hasSuffix(".hint") else {
+                    throw TensorLogError(.corruption(segment: Segment.id(fromFileName: name) ?? 0, offset: 0),
+                                         "\(directory) holds segment files with records but no MANIFEST")
+                }
+            }
+            for name in segmentNames {
+                try FileSystem.remove(directory + "/" + name)
+                report.removedFiles.append(name)
             }
             guard options.create, !options.readOnly else {
                 throw TensorLogError(.notFound, "\(directory) is not a TensorLog store (no MANIFEST)")
@@ -91,7 +102,12 @@ extension TensorStore {
             throw TensorLogError.format(error, segment: 0, file: manifestPath)
         }
         if !options.readOnly {
-            report.removedFiles = try removeLeftovers(directory, manifest)
+            guard manifest.writeVersion <= SegmentHeader.writeVersion else {
+                throw TensorLogError(
+                    .unsupportedFormatVersion,
+                    "\(directory) was written by a newer TensorLog (format \(manifest.writeVersion)); open it read-only")
+            }
+            report.removedFiles += try removeLeftovers(directory, manifest)
         }
 
         var replay = Replay()
@@ -100,6 +116,7 @@ extension TensorStore {
             let segment = try openSegment(directory, id, sealed: true, options: options)
             segments[id] = segment
             if let hint = loadHint(segment) {
+                try checkSegmentHeader(segment)
                 for entry in hint.entries { replay.add(segment, Int(entry.offset), entry.header) }
             } else {
                 report.scannedSegments.append(id)
@@ -167,7 +184,7 @@ extension TensorStore {
         var removed: [String] = []
         for name in try FileSystem.list(directory) {
             let orphan = Segment.id(fromFileName: name).map { !live.contains($0) } ?? false
-            if orphan || name.hasSuffix(".tmp") {
+            if orphan || name == manifestName + ".tmp" || name.hasSuffix(".hint.tmp") {
                 try FileSystem.remove(directory + "/" + name)
                 removed.append(name)
             }
@@ -213,14 +230,7 @@ extension TensorStore {
         guard length >= SegmentHeader.size else {
             throw TensorLogError.corruption("segment file is \(length) bytes, shorter than its header", segment: segment.id, offset: 0)
         }
-        do {
-            let header = try SegmentHeader.decode(region.bytes(0..<SegmentHeader.size))
-            guard header.segmentID == segment.id else {
-                throw TensorLogError.corruption("header names segment \(header.segmentID)", segment: segment.id, offset: 0)
-            }
-        } catch let error as FormatError {
-            throw TensorLogError.format(error, segment: segment.id, file: segment.path)
-        }
+        try checkSegmentHeader(segment)
         var result = ScanResult(validLength: length)
         var offset = SegmentHeader.size
         while offset < length {
@@ -232,7 +242,11 @@ extension TensorStore {
                 if error.isUnsupportedVersion {
                     throw TensorLogError(.unsupportedFormatVersion, "\(segment.path): \(error.message)")
                 }
-                guard allowTornTail, !validRecordExists(region, after: offset, length: length) else {
+                // A record of zeros is a page the kernel never wrote back before the crash (writeback
+                // is unordered until fsync): the records after it were not durable either, so it is a
+                // torn tail too. Non-zero damage followed by whole records is corruption.
+                let isHole = region.bytes(offset..<min(length, offset + RecordHeader.alignment)).allSatisfy { $0 == 0 }
+                guard allowTornTail, isHole || !validRecordExists(region, after: offset, length: length) else {
                     throw TensorLogError.corruption(error.message, segment: segment.id, offset: offset)
                 }
                 result.validLength = offset
@@ -241,6 +255,22 @@ extension TensorStore {
             }
         }
         return result
+    }
+
+    /// Checks a segment's 64-byte header: magic, versions, CRC, and that it names this segment.
+    static func checkSegmentHeader(_ segment: Segment) throws(TensorLogError) {
+        guard segment.length >= SegmentHeader.size else {
+            throw .corruption("segment file is \(segment.length) bytes, shorter than its header", segment: segment.id, offset: 0)
+        }
+        let header: SegmentHeader
+        do {
+            header = try SegmentHeader.decode(segment.region.bytes(0..<SegmentHeader.size))
+        } catch {
+            throw .format(error, segment: segment.id, file: segment.path)
+        }
+        guard header.segmentID == segment.id else {
+            throw .corruption("header names segment \(header.segmentID)", segment: segment.id, offset: 0)
+        }
     }
 
     /// Decodes and checks the record at `offset` (header, bounds, and the payload checksum when asked).

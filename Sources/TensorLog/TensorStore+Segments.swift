@@ -53,7 +53,9 @@ extension TensorStore {
     /// Replaces the manifest atomically. Before the rename nothing changed; a
     /// failure after it (the directory fsync) leaves it unknown whether the
     /// switch survives a crash, so writing stops until the store is reopened.
-    func installManifest(_ next: Manifest) throws(TensorLogError) {
+    func installManifest(_ proposed: Manifest) throws(TensorLogError) {
+        var next = proposed
+        next.writeVersion = SegmentHeader.writeVersion
         let path = directory + "/" + Self.manifestName
         let temporary = path + ".tmp"
         do {

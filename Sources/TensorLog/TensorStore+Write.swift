@@ -140,6 +140,13 @@ extension TensorStore {
             var pendingHeads: [String: (pointer: RecordPointer, version: VersionShape?)] = [:]
             var written: [WrittenRecord] = []
             written.reserveCapacity(records.count + 1)
+            // Sequences (and so batch ids) that reached the disk are never handed out again, even
+            // when this write fails: a later commit must not adopt this batch's orphaned records.
+            func burnSequences() {
+                let last = sequence
+                if !written.isEmpty, last > lastSequence { stateLock.withWriteLock { lastSequence = last } }
+            }
+            do throws(TensorLogError) {
             for var record in records {
                 sequence += 1
                 record.header.sequence = sequence
@@ -174,6 +181,10 @@ extension TensorStore {
             }
             try applyDurability(durability ?? options.durability)
             try publish(written, lastSequence: sequence)
+            } catch {
+                burnSequences()
+                throw error
+            }
             return sequence
         }
     }
@@ -190,7 +201,7 @@ extension TensorStore {
     /// partial bytes past it are cut off.
     func appendRecord(_ pending: PendingRecord) throws(TensorLogError) -> WrittenRecord {
         var header = pending.header
-        let estimate = header.headerLength + Int(header.storedSize) + RecordHeader.largeAlignment
+        let estimate = header.payloadOffset(atFileOffset: appendOffset) + Int(header.storedSize) + RecordHeader.alignment
         if appendOffset > SegmentHeader.size, appendOffset + estimate > options.segmentSize {
             try rollOver()
         }

@@ -42,12 +42,13 @@ public final class TensorStore: @unchecked Sendable {
     var isClosed = false
 
     let stateLock = ReadWriteLock()
-    let writerLock = WriterLock()
+    let writerLock = Lock()
     /// Serializes compactions.
-    let compactionLock = WriterLock()
+    let compactionLock = Lock()
     let autoCompactionRunning = Atomic<Bool>(false)
-    /// The next unused segment id (roll-over and compaction both take ids from it).
-    let segmentIDs: Mutex<UInt64>
+    /// The next unused segment id (roll-over and compaction both take ids from it), under `segmentIDLock`.
+    var nextFreeSegmentID: UInt64
+    let segmentIDLock = Lock()
     let lockFile: SystemFile?
 
     struct CommitRef {
@@ -71,7 +72,7 @@ public final class TensorStore: @unchecked Sendable {
         self.commitRecords = state.commitRecords
         self.active = state.active
         self.appendOffset = state.active.length
-        self.segmentIDs = Mutex(state.manifest.nextSegmentID)
+        self.nextFreeSegmentID = state.manifest.nextSegmentID
         self.manifest = state.manifest
         self.activeEntries = state.activeEntries
     }
@@ -124,6 +125,9 @@ public final class TensorStore: @unchecked Sendable {
         try checkKey(key)
         try checkShape(dtype: dtype, shape: shape, byteCount: bytes.count)
         guard !shape.isEmpty else { throw .invalid("appended rows need rank >= 1") }
+        guard writeOptions.metadata.isEmpty else {
+            throw .invalid("metadata belongs to a tensor's put; appended rows cannot carry it")
+        }
         // The row offset and shape check are repeated under the writer lock, where they are final.
         let records = try encodeTensor(key: key, kind: .append, dtype: dtype, shape: shape, rowStart: 0, bytes: bytes, options: writeOptions)
         return try write(records, atomic: records.count > 1, durability: writeOptions.durability)

@@ -187,18 +187,24 @@ public struct Manifest: Sendable, Equatable {
     /// No record has a sequence above this without being in a live segment;
     /// new writes continue above max(this, largest sequence found).
     public var sequenceFloor: UInt64
+    /// The format version of the writer that wrote it (a writer refuses a store written by a newer one).
+    public var writeVersion: UInt16
 
-    public init(sealedSegments: [UInt64], activeSegment: UInt64, nextSegmentID: UInt64, sequenceFloor: UInt64) {
+    public init(
+        sealedSegments: [UInt64], activeSegment: UInt64, nextSegmentID: UInt64, sequenceFloor: UInt64,
+        writeVersion: UInt16 = SegmentHeader.writeVersion
+    ) {
         self.sealedSegments = sealedSegments
         self.activeSegment = activeSegment
         self.nextSegmentID = nextSegmentID
         self.sequenceFloor = sequenceFloor
+        self.writeVersion = writeVersion
     }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: Self.fixedSize + 8 * sealedSegments.count + 4)
         writer.raw(Self.magic)
-        writer.u16(SegmentHeader.writeVersion)
+        writer.u16(writeVersion)
         writer.u16(SegmentHeader.readVersion)
         writer.u32(0)
         writer.u64(nextSegmentID)
@@ -217,9 +223,9 @@ public struct Manifest: Sendable, Equatable {
         // The CRC covers everything before it; check it first so a torn manifest is never half-trusted.
         let magicBytes = try reader.bytes(magic.count, what: "magic")
         guard magicBytes.elementsEqual(magic) else { throw FormatError("manifest: bad magic (not a TensorLog store?)", offset: 0) }
-        _ = try reader.u16()
+        let writeVersion = try reader.u16()
         let readVersion = try reader.u16()
-        guard readVersion >= 1 else { throw FormatError("manifest: read version 0 is invalid", offset: 10) }
+        guard readVersion >= 1, writeVersion >= 1 else { throw FormatError("manifest: version 0 is invalid", offset: 8) }
         guard readVersion <= SegmentHeader.writeVersion else {
             throw FormatError(
                 "manifest: store needs format version \(readVersion), this reader knows \(SegmentHeader.writeVersion)",
@@ -242,6 +248,8 @@ public struct Manifest: Sendable, Equatable {
         guard Set(all).count == all.count, all.allSatisfy({ $0 > 0 && $0 < next }) else {
             throw FormatError("manifest: segment ids \(all) repeat or are not below next id \(next)", offset: 48)
         }
-        return Manifest(sealedSegments: sealed, activeSegment: active, nextSegmentID: next, sequenceFloor: floor)
+        return Manifest(
+            sealedSegments: sealed, activeSegment: active, nextSegmentID: next, sequenceFloor: floor,
+            writeVersion: writeVersion)
     }
 }

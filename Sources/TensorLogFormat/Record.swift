@@ -170,7 +170,9 @@ public struct RecordHeader: Sendable, Equatable {
     }
 
     /// Reads the total header length from the fixed part, so a scanner knows how
-    /// many bytes to fetch before `decode`. Checks the magic and version only.
+    /// many bytes to fetch before `decode`. Checks the magic only: the version
+    /// is checked after the header CRC, so a damaged version byte reads as
+    /// damage (a torn tail can be cut) rather than as a newer format.
     public static func headerLength(
         fixedPart bytes: UnsafeRawBufferPointer, fileOffset: Int = 0
     ) throws(FormatError) -> Int {
@@ -178,9 +180,11 @@ public struct RecordHeader: Sendable, Equatable {
         guard bytes.count >= fixedSize else {
             throw reader.error("truncated: \(bytes.count) of \(fixedSize) fixed header bytes")
         }
-        try checkMagicAndVersion(&reader)
-        reader = ByteReader(bytes, baseOffset: fileOffset, context: "record header")
-        try reader.skip(72, what: "fixed fields")
+        let magic = try reader.u32()
+        guard magic == Self.magic else {
+            throw FormatError("record header: bad magic 0x\(String(magic, radix: 16))", offset: fileOffset)
+        }
+        try reader.skip(68, what: "fixed fields")
         let keyLength = Int(try reader.u16())
         try reader.skip(1, what: "dtype")
         let rank = Int(try reader.u8())
@@ -209,7 +213,9 @@ public struct RecordHeader: Sendable, Equatable {
         crc = withUnsafeBytes(of: UInt32(0)) { CRC32C.checksum($0, continuing: crc) }
         crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: headerBytes[88...]), continuing: crc)
         guard crc == storedCRC else {
-            throw FormatError("record header: checksum mismatch", offset: fileOffset)
+            let version = headerBytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
+            let claim = version > formatVersion ? " (it claims format version \(version))" : ""
+            throw FormatError("record header: checksum mismatch\(claim)", offset: fileOffset)
         }
 
         var reader = ByteReader(headerBytes, baseOffset: fileOffset, context: "record header")

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// What an injected fault does to one system call.
 public enum Fault: Sendable, Equatable {
     /// The call fails with this errno and has no effect.
@@ -19,18 +17,23 @@ public enum FaultInjection {
     /// Decides, for a call about to happen, whether it fails and how.
     public typealias Rule = @Sendable (_ call: SystemCall, _ path: String) -> Fault?
 
-    private static let rule = Mutex<Rule?>(nil)
+    private final class Slot: @unchecked Sendable {
+        let lock = Lock()
+        var rule: Rule?
+    }
+
+    private static let slot = Slot()
 
     /// Installs `newRule` for the duration of `body`, then removes it.
     public static func with<T>(_ newRule: @escaping Rule, _ body: () throws -> T) rethrows -> T {
-        rule.withLock { $0 = newRule }
-        defer { rule.withLock { $0 = nil } }
+        slot.lock.withLock { slot.rule = newRule }
+        defer { slot.lock.withLock { slot.rule = nil } }
         return try body()
     }
 
     /// The fault for this call, if a rule asks for one.
     static func fault(for call: SystemCall, path: String) -> Fault? {
-        guard let current = rule.withLock({ $0 }) else { return nil }
+        guard let current = slot.lock.withLock({ slot.rule }) else { return nil }
         return current(call, path)
     }
 
@@ -50,13 +53,19 @@ public enum FaultInjection {
     }
 
     /// A thread-safe counter for rules.
-    public final class Counter: Sendable {
-        private let value = Mutex(0)
+    public final class Counter: @unchecked Sendable {
+        private let lock = Lock()
+        private var value = 0
+
         public init() {}
-        public func next() -> Int { value.withLock { value in
-            defer { value += 1 }
-            return value
-        } }
-        public var count: Int { value.withLock { $0 } }
+
+        public func next() -> Int {
+            lock.withLock {
+                defer { value += 1 }
+                return value
+            }
+        }
+
+        public var count: Int { lock.withLock { value } }
     }
 }

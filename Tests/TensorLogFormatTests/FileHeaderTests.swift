@@ -431,12 +431,12 @@ func manifestLyingFields() {
     resealManifest(&badMagic)
     let magicError = #expect(throws: FormatError.self) { try decodeManifest(badMagic) }
     #expect(magicError?.isUnsupportedVersion == false)
-    // A newer but compatible writer is readable.
+    // A newer but compatible writer is readable, and its version is kept (a writer refuses such a store).
     var compatible = valid
     patch(&compatible, UInt16(3), at: ManifestField.writeVersion)
     resealManifest(&compatible)
     #expect(attempt { () throws(FormatError) in try decodeManifest(compatible) }.value
-            == Manifest(sealedSegments: [1, 2, 4], activeSegment: 6, nextSegmentID: 7, sequenceFloor: 5))
+            == Manifest(sealedSegments: [1, 2, 4], activeSegment: 6, nextSegmentID: 7, sequenceFloor: 5, writeVersion: 3))
     // Other files are not manifests.
     expectManifestRejected(SegmentHeader(segmentID: 1).encoded(), "segment header")
     expectManifestRejected(HintFile(segmentID: 1, segmentLength: 64, entries: []).encoded(), "hint file")

@@ -103,7 +103,7 @@ struct RecoveryTests {
         var states: [[String: Tensor]] = []
         do {
             let store = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 4096))
-            try store.put("x", (0..<300).map { Float($0) }, shape: [30, 10])
+            try store.put("x", (0..<1000).map { Float($0) }, shape: [100, 10])
             states.append(try contents(store))
             try store.put("y", [Int64](repeating: 9, count: 20), options: WriteOptions(compression: .lz4))
             states.append(try contents(store))

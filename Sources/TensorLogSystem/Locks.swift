@@ -6,10 +6,10 @@ import Musl
 
 /// A readers-writer lock (pthread_rwlock). Readers share it; the writer holds
 /// it only to publish changes, so readers are never blocked for long.
-final class ReadWriteLock: @unchecked Sendable {
+public final class ReadWriteLock: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
-    init() {
+    public init() {
         lock = .allocate(capacity: 1)
         lock.initialize(to: pthread_rwlock_t())
         pthread_rwlock_init(lock, nil)
@@ -20,24 +20,25 @@ final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 }
 
-/// A mutual-exclusion lock (pthread mutex) held across a whole write.
-final class WriterLock: @unchecked Sendable {
+/// A mutual-exclusion lock (pthread mutex). Plain pthread locks (rather than
+/// Synchronization.Mutex) so ThreadSanitizer sees them.
+public final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -48,7 +49,7 @@ final class WriterLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
