@@ -8,11 +8,19 @@ import PackageDescription
 //   TensorLogSystem        system calls (with fault injection) and memory mapping
 //   TensorLog              the store: segments, index, snapshots, recovery, compaction
 //   TensorLogInterop       numpy .npy and .safetensors parsing and writing (untrusted bytes)
+//   COpenBLAS              CBLAS from OpenBLAS through pkg-config
+//   TensorLogCompute       training and inference kernels run against mapped blocks
+//   tensorlog              the command line (dump, stat, import/export, verify, compact, train, infer)
 let package = Package(
     name: "TensorLog",
     products: [
         .library(name: "TensorLog", targets: ["TensorLog"]),
         .library(name: "TensorLogFormat", targets: ["TensorLogFormat"]),
+        .library(name: "TensorLogCompute", targets: ["TensorLogCompute"]),
+        .executable(name: "tensorlog", targets: ["tensorlog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,6 +37,19 @@ let package = Package(
             dependencies: ["TensorLogFormat", "TensorLogCompression", "TensorLogSystem"]
         ),
         .target(name: "TensorLogInterop", dependencies: ["TensorLogFormat"]),
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "TensorLogCompute", dependencies: ["TensorLog", "COpenBLAS"]),
+        .executableTarget(
+            name: "tensorlog",
+            dependencies: [
+                "TensorLog", "TensorLogInterop", "TensorLogCompute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(name: "tensorlog-demo", dependencies: ["TensorLog"]),
         .executableTarget(
             name: "tensorlog-crash-writer",
@@ -38,6 +59,8 @@ let package = Package(
         .testTarget(name: "TensorLogFormatTests", dependencies: ["TensorLogFormat"]),
         .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression"]),
         .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop"]),
+        .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute"]),
+        .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop"]),
         .testTarget(name: "TensorLogTests", dependencies: ["TensorLog", "TensorLogSystem"]),
     ],
     swiftLanguageModes: [.v6]

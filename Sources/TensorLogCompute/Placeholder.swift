@@ -1,0 +1,3 @@
+// The compute layer lands here (issue 4).
+import COpenBLAS
+import TensorLog

@@ -1,0 +1,2 @@
+// The command line lands here (issue 3).
+print("tensorlog: not built yet")
