@@ -93,7 +93,8 @@ struct BlockRef: @unchecked Sendable {
 
     var pointer: RecordPointer { RecordPointer(segment: segment.id, offset: UInt64(offset)) }
 
-    init(segment: Segment, offset: Int, header: RecordHeader) {
+    @inline(__always)
+    init(segment: Segment, offset: Int, header: borrowing RecordHeader) {
         self.segment = segment
         self.offset = offset
         self.sequence = header.sequence

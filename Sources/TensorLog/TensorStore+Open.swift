@@ -1,3 +1,4 @@
+import Dispatch
 import TensorLogFormat
 import TensorLogSystem
 
@@ -112,16 +113,26 @@ extension TensorStore {
 
         var replay = Replay()
         var segments: [UInt64: Segment] = [:]
+        // Hint files first, so the tables are sized once for every record they list.
         for id in manifest.sealedSegments {
-            let segment = try openSegment(directory, id, sealed: true, options: options)
-            segments[id] = segment
-            if let hint = loadHint(segment) {
+            segments[id] = try openSegment(directory, id, sealed: true, options: options)
+        }
+        let hints = loadHints(manifest.sealedSegments.map { segments[$0]! })
+        replay.reserve(hints.values.reduce(0) { $0 + $1.entries.count })
+        for id in manifest.sealedSegments {
+            let segment = segments[id]!
+            if let hint = hints[id] {
                 try checkSegmentHeader(segment)
                 for entry in hint.entries { replay.add(segment, Int(entry.offset), entry.header) }
             } else {
                 report.scannedSegments.append(id)
                 let scan = try scan(segment, verifyPayloads: false, allowTornTail: false)
                 for entry in scan.entries { replay.add(segment, Int(entry.offset), entry.header) }
+                if !options.readOnly {
+                    // Rewrite the missing or damaged hint so the next open is fast again (best effort).
+                    let hint = HintFile(segmentID: id, segmentLength: UInt64(segment.length), entries: scan.entries)
+                    try? FileSystem.writeAtomically(hint.encoded(), to: segment.hintPath, directory: directory)
+                }
             }
         }
         let active = try openSegment(directory, manifest.activeSegment, sealed: false, options: options)
@@ -202,6 +213,21 @@ extension TensorStore {
         let length = try file.size()
         let capacity = sealed ? length : max(length, options.segmentSize + (1 << 20))
         return try Segment(id: id, directory: directory, file: file, length: length, sealed: sealed, mapCapacity: capacity)
+    }
+
+    /// The hint files of `segments` that are usable, decoded on all cores.
+    static func loadHints(_ segments: [Segment]) -> [UInt64: HintFile] {
+        final class Results: @unchecked Sendable {
+            let lock = Lock()
+            var hints: [UInt64: HintFile] = [:]
+        }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: segments.count) { index in
+            if let hint = loadHint(segments[index]) {
+                results.lock.withLock { results.hints[segments[index].id] = hint }
+            }
+        }
+        return results.hints
     }
 
     /// The segment's hint file, if present, intact and about this segment.

@@ -1,0 +1,32 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The benchmark suite lives in its own package so the root build stays free of
+// package-benchmark's dependencies. Run from this folder:
+//   swift package benchmark                      (all suites)
+//   swift run -c release engine-baselines        (TensorLog against dd and anonymous memory, side by side)
+let package = Package(
+    name: "TensorLogBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(name: "TensorLog", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "TensorLog", package: "TensorLog"),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "engine-baselines",
+            dependencies: [.product(name: "TensorLog", package: "TensorLog")],
+            path: "Sources/engine-baselines"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
