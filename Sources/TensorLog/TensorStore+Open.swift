@@ -151,7 +151,9 @@ extension TensorStore {
         for entry in scan.entries { replay.add(active, Int(entry.offset), entry.header) }
 
         let state = try replay.finish(segments: segments, active: active, manifest: manifest, activeEntries: scan.entries, report: &report)
-        return TensorStore(directory: directory, options: options, recovery: report, lockFile: lockFile, state: state)
+        let store = TensorStore(directory: directory, options: options, recovery: report, lockFile: lockFile, state: state)
+        store.startGroupCommitFlusher()
+        return store
     }
 
     private static func acquireLock(_ directory: String) throws -> SystemFile {
@@ -268,11 +270,12 @@ extension TensorStore {
                 if error.isUnsupportedVersion {
                     throw TensorLogError(.unsupportedFormatVersion, "\(segment.path): \(error.message)")
                 }
-                // A record of zeros is a page the kernel never wrote back before the crash (writeback
-                // is unordered until fsync): the records after it were not durable either, so it is a
-                // torn tail too. Non-zero damage followed by whole records is corruption.
-                let isHole = region.bytes(offset..<min(length, offset + RecordHeader.alignment)).allSatisfy { $0 == 0 }
-                guard allowTornTail, isHole || !validRecordExists(region, after: offset, length: length) else {
+                // Damage with no whole record after it is a torn tail. So is damage containing a page
+                // of zeros: a page the kernel never wrote back before the crash (writeback is unordered
+                // until fsync), so the records after it were not durable either. Other damage followed
+                // by whole records is corruption: cutting there would drop writes that were durable.
+                let next = nextValidRecord(region, after: offset, length: length)
+                guard allowTornTail, next == nil || containsZeroPage(region, offset..<next!) else {
                     throw TensorLogError.corruption(error.message, segment: segment.id, offset: offset)
                 }
                 result.validLength = offset
@@ -321,16 +324,31 @@ extension TensorStore {
         }
     }
 
-    /// Whether any whole, valid record starts at a 64-byte boundary past `offset`.
-    static func validRecordExists(_ region: MappedRegion, after offset: Int, length: Int) -> Bool {
+    /// Where the first whole, valid record past `offset` starts (at a 64-byte boundary), if any.
+    static func nextValidRecord(_ region: MappedRegion, after offset: Int, length: Int) -> Int? {
         var candidate = alignUp(offset + 1, to: RecordHeader.alignment)
         while candidate + RecordHeader.fixedSize <= length {
             let magic = region.bytes(candidate..<candidate + 4).loadUnaligned(as: UInt32.self)
             if UInt32(littleEndian: magic) == RecordHeader.magic,
                case .success = readRecord(region, at: candidate, length: length, verifyPayload: true) {
-                return true
+                return candidate
             }
             candidate += RecordHeader.alignment
+        }
+        return nil
+    }
+
+    /// Whether `range` holds a whole page-aligned 4 KiB run of zero bytes, or starts with 64 of them
+    /// (the start of a record that was never written back).
+    static func containsZeroPage(_ region: MappedRegion, _ range: Range<Int>) -> Bool {
+        let page = 4096
+        if region.bytes(range.lowerBound..<min(range.upperBound, range.lowerBound + RecordHeader.alignment)).allSatisfy({ $0 == 0 }) {
+            return true
+        }
+        var start = alignUp(range.lowerBound, to: page)
+        while start + page <= range.upperBound {
+            if region.bytes(start..<start + page).allSatisfy({ $0 == 0 }) { return true }
+            start += page
         }
         return false
     }

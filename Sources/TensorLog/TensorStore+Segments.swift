@@ -1,3 +1,4 @@
+import Foundation
 import TensorLogFormat
 import TensorLogSystem
 
@@ -74,6 +75,34 @@ extension TensorStore {
         } catch {
             writerFailure = .io(error)
             throw .io(error)
+        }
+    }
+
+    /// With group commit, a background thread fsyncs writes that have waited
+    /// for the interval, so an idle store does not keep them unsynced until
+    /// its next write. It ends when the store is closed or released.
+    func startGroupCommitFlusher() {
+        guard !options.readOnly, case .groupCommit(_, let milliseconds) = options.durability else { return }
+        let interval = Double(max(milliseconds, 1)) / 1000
+        let thread = Thread { [weak self] in
+            while true {
+                Thread.sleep(forTimeInterval: interval)
+                guard let store = self, store.flushIfDue(interval: interval) else { return }
+            }
+        }
+        thread.name = "tensorlog-group-commit"
+        thread.start()
+    }
+
+    /// fsyncs if writes have waited at least `interval` seconds; false once the store is closed.
+    private func flushIfDue(interval: Double) -> Bool {
+        writerLock.withLock {
+            guard !isClosed else { return false }
+            let waited = ContinuousClock.now - lastSync
+            if writerFailure == nil, unsyncedBytes > 0, waited >= .milliseconds(Int(interval * 1000)) {
+                try? syncActive()
+            }
+            return true
         }
     }
 }

@@ -95,27 +95,34 @@ extension TensorStore {
         guard raw.count <= BlockCodec.maxRawBlockSize else {
             throw .invalid("a block of \(raw.count) bytes is too large to compress; use a smaller blockBytes")
         }
-        var encoded = [UInt8](repeating: 0, count: BlockCodec.maxEncodedSize(rawSize: raw.count, codec: .shuffleLZ4))
-        let (chosen, count): (Codec, Int)
-        do {
-            (chosen, count) = try encoded.withMutableBytes { (destination) throws(CodecError) in
+        // Encoded straight into uninitialized storage; only the bytes written are kept.
+        var chosen = Codec.none
+        var failure: CodecError?
+        let encoded = [UInt8](unsafeUninitializedCapacity: BlockCodec.maxEncodedSize(rawSize: raw.count, codec: .shuffleLZ4)) { buffer, initialized in
+            let destination = UnsafeMutableRawBufferPointer(buffer)
+            do throws(CodecError) {
                 if let codec {
-                    return (codec, try BlockCodec.encode(raw, codec: codec, elementSize: dtype.size, into: destination))
+                    chosen = codec
+                    initialized = try BlockCodec.encode(raw, codec: codec, elementSize: dtype.size, into: destination)
+                } else {
+                    let result = try BlockCodec.encodeAuto(raw, elementSize: dtype.size, into: destination)
+                    chosen = result.codec
+                    initialized = result.count
                 }
-                return try BlockCodec.encodeAuto(raw, elementSize: dtype.size, into: destination)
+            } catch {
+                failure = error
+                initialized = 0
             }
-        } catch {
-            throw .invalid("compression failed: \(error)")
         }
+        if let failure { throw .invalid("compression failed: \(failure)") }
         if chosen == .none {
             header.codec = .none
             header.storedSize = UInt64(raw.count)
             header.payloadCRC = CRC32C.checksum(raw)
             return .borrowed(raw)
         }
-        encoded.removeLast(encoded.count - count)
         header.codec = chosen
-        header.storedSize = UInt64(count)
+        header.storedSize = UInt64(encoded.count)
         header.payloadCRC = CRC32C.checksum(encoded)
         return .owned(encoded)
     }

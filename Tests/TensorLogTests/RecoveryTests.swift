@@ -96,6 +96,27 @@ struct RecoveryTests {
         #expect(fileSize(segment) == bytes.count, "open must not truncate away later records")
     }
 
+    @Test("a page never written back (zeros) inside the tail is a torn tail even with whole records after it")
+    func zeroPageHoleIsTornTail() throws {
+        let directory = TemporaryDirectory()
+        let store = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 1 << 20))
+        try store.put("a", [Float(1), 2])
+        try store.sync()
+        let segment = directory.store + "/" + (try segmentFiles(directory.store)).last!
+        let before = fileSize(segment)
+        try store.put("big", [Float](repeating: 3, count: 4096))  // 16 KiB: spans several pages
+        try store.put("after", [Float(4)])
+        try store.close()
+        // Zero one page-aligned page inside big's payload, as unordered writeback leaves it after a crash.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+        let page = alignUp(before + 4096, to: 4096)
+        for index in page..<page + 4096 { bytes[index] = 0 }
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        let reopened = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 1 << 20))
+        #expect(reopened.recovery.truncatedAt?.offset == before)
+        #expect(reopened.snapshot().keys() == ["a"])
+    }
+
     @Test("flipping any byte of any store file is detected by open or verify, and never returns wrong data")
     func everyByteFlipIsDetected() throws {
         let directory = TemporaryDirectory()
