@@ -50,7 +50,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "tensorlog-demo", dependencies: ["TensorLog"]),
         .executableTarget(
             name: "tensorlog-crash-writer",
             dependencies: ["TensorLog"],

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+
+@Suite("Demo: the newcomer's first command")
+struct DemoTests {
+    @Test("tensorlog demo builds a healthy store quickly, shows every step, and wipes only a previous demo store")
+    func demo() throws {
+        let directory = TemporaryDirectory()
+        let started = ContinuousClock.now
+        let result = try tensorlog(["demo", "ds"], in: directory.path)
+        let elapsed = ContinuousClock.now - started
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+        #expect(elapsed < .seconds(60))
+        for expected in ["tensorlog import ds", "in one atomic batch", "40 row blocks", "tensorlog dump ds", "sequence",
+                         "compaction", "without copying", "compacted segment(s)", "healthy", "byte-identical"] {
+            #expect(result.stdout.contains(expected), "demo output lacks \"\(expected)\"")
+        }
+        let store = directory.file("ds")
+        try succeed("verify", store)
+        let keys = try listing(store).compactMap { $0["key"] as? String }
+        #expect(keys == ["features", "model/b1", "model/w1", "model/w2", "node1/utilisation"])
+
+        // Run again: the previous demo store is wiped and rebuilt.
+        let again = try tensorlog(["demo", "ds"], in: directory.path)
+        #expect(again.status == 0, "\(again)")
+        #expect(try listing(store).count == 5)
+
+        // A directory that is not a store is never wiped.
+        let other = directory.file("precious")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: other + "/notes.txt"))
+        expectFailure(try tensorlog(["demo", other]), status: 2, mentioning: ["refusing"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["notes.txt"])
+    }
+}
