@@ -21,6 +21,45 @@ struct Replay {
     private var commits: [UInt64: Item] = [:]
     private var maxSequence: UInt64 = 0
 
+    /// One segment's records made ready for the index, off the critical path:
+    /// plain puts and deletes already as index entries, the rest as items.
+    struct Prepared: @unchecked Sendable {
+        var entries: [(key: String, entry: KeyEntry)] = []
+        var others: [Item] = []
+        var maxSequence: UInt64 = 0
+    }
+
+    /// Turns a segment's record headers into index entries (safe to run on many threads at once).
+    static func prepare(_ segment: Segment, _ records: [HintFile.Entry]) -> Prepared {
+        var prepared = Prepared()
+        prepared.entries.reserveCapacity(records.count)
+        for record in records {
+            let header = record.header
+            prepared.maxSequence = max(prepared.maxSequence, header.sequence)
+            if (header.kind == .put || header.kind == .delete), !header.inBatch {
+                let block = BlockRef(segment: segment, offset: Int(record.offset), header: header)
+                prepared.entries.append((header.key, KeyEntry(latest: TensorVersion(header: header, head: block))))
+            } else {
+                prepared.others.append(Item(segment: segment, offset: Int(record.offset), header: header))
+            }
+        }
+        return prepared
+    }
+
+    /// Adds a prepared segment.
+    mutating func add(_ prepared: consuming Prepared) {
+        maxSequence = max(maxSequence, prepared.maxSequence)
+        for (key, candidate) in prepared.entries {
+            Self.update(&index[key]) { existing in
+                // Newer sequence wins; on a tie, the copy in the newer segment.
+                if let current = existing?.latest,
+                   (current.sequence, current.head.segment.id) >= (candidate.latest.sequence, candidate.latest.head.segment.id) { return }
+                existing = candidate
+            }
+        }
+        for item in prepared.others { add(item.segment, item.offset, item.header) }
+    }
+
     /// Room for `count` more keys, so the table is not regrown while loading.
     mutating func reserve(_ count: Int) {
         index.reserveCapacity(index.count + count)

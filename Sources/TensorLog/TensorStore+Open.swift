@@ -117,13 +117,13 @@ extension TensorStore {
         for id in manifest.sealedSegments {
             segments[id] = try openSegment(directory, id, sealed: true, options: options)
         }
-        let hints = loadHints(manifest.sealedSegments.map { segments[$0]! })
-        replay.reserve(hints.values.reduce(0) { $0 + $1.entries.count })
+        var prepared = loadHints(manifest.sealedSegments.map { segments[$0]! })
+        replay.reserve(prepared.values.reduce(0) { $0 + $1.entries.count })
         for id in manifest.sealedSegments {
             let segment = segments[id]!
-            if let hint = hints[id] {
+            if let ready = prepared.removeValue(forKey: id) {
                 try checkSegmentHeader(segment)
-                for entry in hint.entries { replay.add(segment, Int(entry.offset), entry.header) }
+                replay.add(ready)
             } else {
                 report.scannedSegments.append(id)
                 let scan = try scan(segment, verifyPayloads: false, allowTornTail: false)
@@ -217,19 +217,21 @@ extension TensorStore {
         return try Segment(id: id, directory: directory, file: file, length: length, sealed: sealed, mapCapacity: capacity)
     }
 
-    /// The hint files of `segments` that are usable, decoded on all cores.
-    static func loadHints(_ segments: [Segment]) -> [UInt64: HintFile] {
+    /// The records listed by the usable hint files of `segments`, decoded and
+    /// prepared for the index on all cores.
+    static func loadHints(_ segments: [Segment]) -> [UInt64: Replay.Prepared] {
         final class Results: @unchecked Sendable {
             let lock = Lock()
-            var hints: [UInt64: HintFile] = [:]
+            var prepared: [UInt64: Replay.Prepared] = [:]
         }
         let results = Results()
         DispatchQueue.concurrentPerform(iterations: segments.count) { index in
             if let hint = loadHint(segments[index]) {
-                results.lock.withLock { results.hints[segments[index].id] = hint }
+                let prepared = Replay.prepare(segments[index], hint.entries)
+                results.lock.withLock { results.prepared[segments[index].id] = prepared }
             }
         }
-        return results.hints
+        return results.prepared
     }
 
     /// The segment's hint file, if present, intact and about this segment.

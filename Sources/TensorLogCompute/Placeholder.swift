@@ -1,3 +1,0 @@
-// The compute layer lands here (issue 4).
-import COpenBLAS
-import TensorLog
