@@ -2,6 +2,15 @@ import TensorLogCompression
 import TensorLogFormat
 import TensorLogSystem
 
+/// One row block of a stored tensor.
+public struct BlockInfo: Sendable, Equatable {
+    /// The rows (along axis 0) the block holds.
+    public let rows: Range<Int>
+    public let codec: Codec
+    public let storedBytes: Int
+    public let rawBytes: Int
+}
+
 /// Facts about one stored tensor, as a snapshot sees it.
 public struct TensorInfo: Sendable, Equatable {
     public let key: String
@@ -16,6 +25,8 @@ public struct TensorInfo: Sendable, Equatable {
     public let storedBytes: Int
     public let rawBytes: Int
     public let metadata: [String: String]
+    /// Its row blocks in row order (one for a tensor stored whole).
+    public let blocks: [BlockInfo]
 }
 
 /// A consistent, read-only view of a store at one sequence number.
@@ -62,7 +73,10 @@ public final class Snapshot: @unchecked Sendable {
             key: key, dtype: version.dtype, shape: version.shape(at: sequence), version: version.sequence,
             blockCount: blocks.count, codecs: codecs, storedBytes: blocks.reduce(0) { $0 + $1.storedSize },
             rawBytes: blocks.reduce(0) { $0 + $1.rawSize },
-            metadata: Dictionary(version.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
+            metadata: Dictionary(version.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }),
+            blocks: blocks.map {
+                BlockInfo(rows: $0.rowStart..<$0.rowStart + $0.rows, codec: $0.codec, storedBytes: $0.storedSize, rawBytes: $0.rawSize)
+            })
     }
 
     /// A zero-copy view of the whole tensor. It must be stored uncompressed in
