@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import TensorLogFormat
 import TensorLogSystem
@@ -27,6 +30,13 @@ public struct RecoveryReport: Sendable, Equatable {
     public init() {}
 }
 
+/// A segment the manifest names is not there: corruption for a writer, a
+/// compaction that just retired it for a read-only open (which then retries).
+struct SegmentVanished: Error {
+    let id: UInt64
+    let path: String
+}
+
 /// Everything open rebuilds before the store object exists.
 struct RecoveredState {
     var index: [String: KeyEntry]
@@ -48,14 +58,25 @@ extension TensorStore {
     /// tail off the active segment; a read-only open changes nothing.
     public static func open(at directory: String, options: StoreOptions = .init()) throws(TensorLogError) -> TensorStore {
         guard options.segmentSize >= 4096 else { throw .invalid("segment size \(options.segmentSize) is below 4096 bytes") }
-        do {
-            return try openUnchecked(directory, options)
-        } catch let error as TensorLogError {
-            throw error
-        } catch let error as SystemError {
-            throw .io(error)
-        } catch {
-            throw TensorLogError(.invalidArgument, "\(error)")
+        // A read-only open races with the writer's compaction, which may retire a segment between our
+        // reading the manifest and opening the file: read the new manifest and try again.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try openUnchecked(directory, options)
+            } catch let vanished as SegmentVanished {
+                if options.readOnly, attempt < 5 { continue }
+                throw TensorLogError(
+                    .corruption(segment: vanished.id, offset: 0),
+                    "segment \(vanished.id) named by the manifest is missing (\(vanished.path))")
+            } catch let error as TensorLogError {
+                throw error
+            } catch let error as SystemError {
+                throw .io(error)
+            } catch {
+                throw TensorLogError(.invalidArgument, "\(error)")
+            }
         }
     }
 
@@ -208,10 +229,14 @@ extension TensorStore {
 
     static func openSegment(_ directory: String, _ id: UInt64, sealed: Bool, options: StoreOptions) throws -> Segment {
         let path = Segment.path(directory, id)
-        guard FileSystem.exists(path) else {
-            throw TensorLogError(.corruption(segment: id, offset: 0), "segment \(id) named by the manifest is missing (\(path))")
+        guard FileSystem.exists(path) else { throw SegmentVanished(id: id, path: path) }
+        let file: SystemFile
+        do throws(SystemError) {
+            file = try SystemFile(path: path, mode: options.readOnly || sealed ? .readOnly : .readWrite)
+        } catch {
+            if error.errno == ENOENT { throw SegmentVanished(id: id, path: path) }
+            throw error
         }
-        let file = try SystemFile(path: path, mode: options.readOnly || sealed ? .readOnly : .readWrite)
         let length = try file.size()
         let capacity = sealed ? length : max(length, options.segmentSize + (1 << 20))
         return try Segment(id: id, directory: directory, file: file, length: length, sealed: sealed, mapCapacity: capacity)

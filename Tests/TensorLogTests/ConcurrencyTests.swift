@@ -62,6 +62,33 @@ struct ConcurrencyTests {
         for key in keys { #expect(try reopened.snapshot().read(key).values(as: Int64.self).first == Int64(rounds)) }
     }
 
+    @Test("read-only opens racing the writer's compactions always open and read whole values")
+    func readOnlyOpensDuringCompaction() async throws {
+        let directory = TemporaryDirectory()
+        let store = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 16 << 10))
+        for round in 0..<40 { try store.put("k\(round % 8)", Self.value(round, length: 200)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for round in 40..<200 {
+                    try store.put("k\(round % 8)", Self.value(round, length: 200))
+                    if round % 10 == 0 { try store.compact(CompactionOptions(full: true)) }
+                }
+            }
+            group.addTask {
+                var options = smallOptions(segmentSize: 16 << 10)
+                options.readOnly = true
+                for _ in 0..<60 {
+                    let reader = try TensorStore.open(at: directory.store, options: options)
+                    for key in reader.snapshot().keys() {
+                        let values = try reader.snapshot().read(key).values(as: Int64.self)
+                        #expect(Set(values).count == 1, "torn value in '\(key)'")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test("a view taken before compaction stays readable after its segment is retired")
     func viewOutlivesCompaction() throws {
         let directory = TemporaryDirectory()
