@@ -29,21 +29,16 @@ struct Replay {
         var maxSequence: UInt64 = 0
     }
 
-    /// Turns a segment's record headers into index entries (safe to run on many threads at once).
-    static func prepare(_ segment: Segment, _ records: [HintFile.Entry]) -> Prepared {
-        var prepared = Prepared()
-        prepared.entries.reserveCapacity(records.count)
-        for record in records {
-            let header = record.header
-            prepared.maxSequence = max(prepared.maxSequence, header.sequence)
-            if (header.kind == .put || header.kind == .delete), !header.inBatch {
-                let block = BlockRef(segment: segment, offset: Int(record.offset), header: header)
-                prepared.entries.append((header.key, KeyEntry(latest: TensorVersion(header: header, head: block))))
-            } else {
-                prepared.others.append(Item(segment: segment, offset: Int(record.offset), header: header))
-            }
+    /// Adds one record of `segment` to a segment's preparation (safe to run
+    /// for many segments on many threads at once).
+    static func prepare(_ prepared: inout Prepared, _ segment: Segment, _ offset: Int, _ header: RecordHeader) {
+        prepared.maxSequence = max(prepared.maxSequence, header.sequence)
+        if (header.kind == .put || header.kind == .delete), !header.inBatch {
+            let block = BlockRef(segment: segment, offset: offset, header: header)
+            prepared.entries.append((header.key, KeyEntry(latest: TensorVersion(header: header, head: block))))
+        } else {
+            prepared.others.append(Item(segment: segment, offset: offset, header: header))
         }
-        return prepared
     }
 
     /// Adds a prepared segment.

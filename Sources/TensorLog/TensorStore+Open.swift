@@ -251,22 +251,23 @@ extension TensorStore {
         }
         let results = Results()
         DispatchQueue.concurrentPerform(iterations: segments.count) { index in
-            if let hint = loadHint(segments[index]) {
-                let prepared = Replay.prepare(segments[index], hint.entries)
-                results.lock.withLock { results.prepared[segments[index].id] = prepared }
+            let segment = segments[index]
+            guard FileSystem.exists(segment.hintPath), let bytes = try? SystemFile(path: segment.hintPath, mode: .readOnly).readAll() else {
+                return
             }
+            // Records go from the hint bytes straight into index entries: no list of headers in between.
+            var prepared = Replay.Prepared()
+            let described = try? bytes.withBytes { (buffer) throws(FormatError) in
+                try HintFile.decode(buffer) { count in
+                    prepared.entries.reserveCapacity(count)
+                } visit: { offset, header in
+                    Replay.prepare(&prepared, segment, Int(offset), header)
+                }
+            }
+            guard let described, described.segmentID == segment.id, described.segmentLength == UInt64(segment.length) else { return }
+            results.lock.withLock { results.prepared[segment.id] = prepared }
         }
         return results.prepared
-    }
-
-    /// The segment's hint file, if present, intact and about this segment.
-    static func loadHint(_ segment: Segment) -> HintFile? {
-        guard FileSystem.exists(segment.hintPath),
-              let bytes = try? SystemFile(path: segment.hintPath, mode: .readOnly).readAll(),
-              let hint = try? bytes.withUnsafeBytes({ (buffer) throws(FormatError) in try HintFile.decode(buffer) }),
-              hint.segmentID == segment.id, hint.segmentLength == UInt64(segment.length)
-        else { return nil }
-        return hint
     }
 
     struct ScanResult {

@@ -115,6 +115,22 @@ public struct HintFile: Sendable, Equatable {
 
     /// Decodes a whole hint file, checking both checksums and every entry.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> HintFile {
+        var entries: [Entry] = []
+        let summary = try decode(bytes) { count in
+            entries.reserveCapacity(count)
+        } visit: { offset, header in
+            entries.append(Entry(offset: offset, header: header))
+        }
+        return HintFile(segmentID: summary.segmentID, segmentLength: summary.segmentLength, entries: entries)
+    }
+
+    /// Decodes a hint file entry by entry, without building the entry list:
+    /// `start` learns the entry count once the checksums passed, `visit` gets
+    /// each entry in file order. Throws on the first problem (the caller drops
+    /// what it was given). Returns the segment id and length it describes.
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, start: (Int) -> Void, visit: (UInt64, RecordHeader) -> Void
+    ) throws(FormatError) -> (segmentID: UInt64, segmentLength: UInt64) {
         var reader = ByteReader(bytes, context: "hint file")
         try checkPreamble(&reader, magic: magic, size: headerSize, what: "hint file")
         try reader.expectZeros(4, what: "reserved field")
@@ -135,8 +151,7 @@ public struct HintFile: Sendable, Equatable {
         guard count <= UInt64(body.count / (12 + RecordHeader.fixedSize)) else {
             throw FormatError("hint file: \(count) entries cannot fit in \(body.count) bytes", offset: 32)
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(Int(count))
+        start(Int(count))
         var entryReader = ByteReader(body, baseOffset: headerSize, context: "hint file")
         var previousEnd: UInt64 = UInt64(SegmentHeader.size)
         for _ in 0..<count {
@@ -163,12 +178,12 @@ public struct HintFile: Sendable, Equatable {
             }
             previousEnd = end
             try entryReader.expectZeros(alignUp(entryReader.position, to: 8) - entryReader.position, what: "entry padding")
-            entries.append(Entry(offset: offset, header: header))
+            visit(offset, header)
         }
         guard entryReader.remaining == 0 else {
             throw entryReader.error("\(entryReader.remaining) bytes after the last entry")
         }
-        return HintFile(segmentID: segmentID, segmentLength: segmentLength, entries: entries)
+        return (segmentID, segmentLength)
     }
 }
 
