@@ -101,9 +101,8 @@ struct Replay {
             }
         }
         for (key, items) in appends {
-            guard var entry = index[key], !entry.latest.isDeletion else { continue }
+            guard let entry = index[key], !entry.latest.isDeletion else { continue }
             try attach(items, to: &entry.latest, key: key)
-            index[key] = entry
         }
         // Live bytes and live batch members of what the index keeps.
         var liveBytes: [UInt64: Int] = [:]

@@ -154,10 +154,18 @@ struct TensorVersion: @unchecked Sendable {
 }
 
 /// What the index holds for a key.
-struct KeyEntry: @unchecked Sendable {
+///
+/// A class, so the index table holds one pointer per key (a million keys
+/// cost tens of megabytes of table, not hundreds). It is only ever read or
+/// changed under the store's state lock; readers copy the version they need.
+final class KeyEntry: @unchecked Sendable {
     var latest: TensorVersion
     /// Superseded versions that open snapshots may still read, oldest first.
     var older: [TensorVersion] = []
+
+    init(latest: TensorVersion) {
+        self.latest = latest
+    }
 
     /// The version a snapshot at `sequence` sees (nil if none, or deleted).
     func version(at sequence: UInt64) -> TensorVersion? {

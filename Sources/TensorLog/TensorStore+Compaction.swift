@@ -200,7 +200,7 @@ extension TensorStore {
                 }
                 continue
             }
-            guard var entry = index[record.key] else { continue }
+            guard let entry = index[record.key] else { continue }
             var replaced: BlockRef?
             if entry.latest.head.sequence == record.sequence {
                 replaced = entry.latest.head
@@ -210,7 +210,6 @@ extension TensorStore {
                 entry.latest.moreBlocks[position] = record.block
             }
             guard let old = replaced else { continue }
-            index[record.key] = entry
             old.segment.liveBytes -= old.recordLength
             record.block.segment.liveBytes += record.block.recordLength
             if old.batchID != 0, let count = batchLiveMembers[old.batchID] {

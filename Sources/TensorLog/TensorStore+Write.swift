@@ -299,18 +299,16 @@ extension TensorStore {
             if batchLiveMembers[header.batchID] == nil { releaseCommit(header.batchID) }
             return
         case .append:
-            guard var entry = index[header.key] else { return }
+            guard let entry = index[header.key] else { return }
             entry.latest.moreBlocks.append(block)
-            index[header.key] = entry
         case .put, .delete:
             let version = TensorVersion(header: header, head: block)
-            if var entry = index[header.key] {
+            if let entry = index[header.key] {
                 let old = entry.latest
                 retire(old)
                 entry.latest = version
                 entry.older.append(old)
                 entry.older = entry.older.filter { isVisibleToSnapshots($0, nextSequence: nextSequence(after: $0, in: entry)) }
-                index[header.key] = entry
             } else {
                 index[header.key] = KeyEntry(latest: version)
             }
