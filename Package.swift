@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .library(name: "TensorLog", targets: ["TensorLog"]),
         .library(name: "TensorLogFormat", targets: ["TensorLogFormat"]),
+        .library(name: "TensorLogCompression", targets: ["TensorLogCompression"]),
+        .library(name: "TensorLogInterop", targets: ["TensorLogInterop"]),
         .library(name: "TensorLogCompute", targets: ["TensorLogCompute"]),
         .executable(name: "tensorlog", targets: ["tensorlog"]),
     ],
@@ -55,12 +57,13 @@ let package = Package(
             dependencies: ["TensorLog"],
             path: "Tests/CrashWriter"
         ),
-        .testTarget(name: "TensorLogFormatTests", dependencies: ["TensorLogFormat"]),
-        .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression"]),
-        .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop"]),
+        .target(name: "TensorLogTestSupport", path: "Tests/TensorLogTestSupport"),
+        .testTarget(name: "TensorLogFormatTests", dependencies: ["TensorLogFormat", "TensorLogTestSupport"]),
+        .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression", "TensorLogTestSupport"]),
+        .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute"]),
         .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop"]),
-        .testTarget(name: "TensorLogTests", dependencies: ["TensorLog", "TensorLogSystem"]),
+        .testTarget(name: "TensorLogTests", dependencies: ["TensorLog", "TensorLogSystem", "TensorLogTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

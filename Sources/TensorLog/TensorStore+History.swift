@@ -74,9 +74,10 @@ extension TensorStore {
         var lastSequence = UInt64.max
         while let pointer = next, let segment = segmentsByID[pointer.segment] {
             let (region, length) = locked ? (segment.region, segment.length) : stateLock.withReadLock { (segment.region, segment.length) }
+            // The pointer comes from disk: check it before it becomes an Int.
+            guard pointer.offset < UInt64(length) else { break }
             let offset = Int(pointer.offset)
-            guard offset < length,
-                  case .success(let header) = Self.readRecord(region, at: offset, length: length, verifyPayload: false),
+            guard case .success(let header) = Self.readRecord(region, at: offset, length: length, verifyPayload: false),
                   header.key == key, header.sequence < lastSequence
             else { break }
             lastSequence = header.sequence

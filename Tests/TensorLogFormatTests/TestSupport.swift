@@ -1,40 +1,6 @@
 import Testing
 @testable import TensorLogFormat
 
-/// SplitMix64: a tiny seeded generator so every randomized failure reproduces.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(count)
-        while out.count < count {
-            var word = next()
-            for _ in 0..<min(8, count - out.count) {
-                out.append(UInt8(truncatingIfNeeded: word))
-                word >>= 8
-            }
-        }
-        return out
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
-
-    mutating func chance(_ numerator: Int, in denominator: Int) -> Bool {
-        Int.random(in: 0..<denominator, using: &self) < numerator
-    }
-}
-
 /// Byte offsets of the fixed fields of an encoded record header.
 enum RecordField {
     static let magic = 0
