@@ -318,6 +318,10 @@ public struct RecordHeader: Sendable, Equatable {
                 throw fail("payload at file offset \(fileOffset + Int(payloadOffset)) is not 64-byte aligned")
             }
             guard storedSize <= UInt64(Int.max / 2) else { throw fail("stored size \(storedSize) is too large") }
+            // Row ranges are computed as Ints: the block's last row must fit.
+            let rows = UInt64(shape.first ?? 1)
+            guard kind == .append || rowStart == 0 else { throw fail("a put starts at row 0, not \(rowStart)") }
+            guard rowStart <= UInt64(Int.max) - rows else { throw fail("row start \(rowStart) is too large") }
         } else {
             guard dtypeByte == 0, shape.isEmpty, codecByte == 0, storedSize == 0, rawSize == 0, metadata.isEmpty else {
                 throw fail("a \(kind) record carries tensor fields")
@@ -325,6 +329,9 @@ public struct RecordHeader: Sendable, Equatable {
             guard Int(payloadOffset) == headerLength else { throw fail("payload offset \(payloadOffset) for a record without payload") }
             if kind == .commit {
                 guard batchID != 0, !inBatch, key.isEmpty else { throw fail("malformed commit record") }
+                guard rowStart <= UInt64(Int32.max) else { throw fail("a batch of \(rowStart) records is too large") }
+            } else {
+                guard rowStart == 0 else { throw fail("a delete carries row start \(rowStart)") }
             }
         }
     }

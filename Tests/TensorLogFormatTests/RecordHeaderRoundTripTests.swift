@@ -93,7 +93,7 @@ func payloadHeaderRoundTripsEverywhere() {
 func payloadHeaderExtremeValuesRoundTrip() {
     let headers = [
         payloadHeader(dtype: .uint8, codec: .lz4, shape: [Int.max], storedSize: 100, key: sampleKeys[3], sequence: .max),
-        payloadHeader(dtype: .bool, shape: [], sequence: 1, rowStart: .max),
+        payloadHeader(kind: .append, dtype: .bool, shape: [1], sequence: 1, rowStart: UInt64(Int.max) - 1),  // last row Int.max - 1
         payloadHeader(kind: .append, dtype: .float64, shape: [1, 1, 1, 1, 1, 1, 1, 1],
                       previous: RecordPointer(segment: .max, offset: .max), batchID: .max, sequence: .max - 1),
         payloadHeader(dtype: .int64, shape: [0, Int.max, Int.max]),  // zero elements whatever the other dims
@@ -116,11 +116,18 @@ func recordsWithoutPayloadRoundTrip() {
     }
     headers.append(commitHeader())
     headers.append(commitHeader(batchID: .max, count: 0, sequence: .max))
-    headers.append(commitHeader(batchID: 1, count: .max, sequence: 1))
+    headers.append(commitHeader(batchID: 1, count: UInt64(Int32.max), sequence: 1))
     var tombstone = deleteHeader()
     tombstone.payloadCRC = 0x1234_5678  // carried through, even if meaningless
-    tombstone.rowStart = 9
     headers.append(tombstone)
+    // Row starts a reader would have to turn into Ints, or that mean nothing, are refused (rules V17a, V20).
+    var lyingTombstone = deleteHeader()
+    lyingTombstone.rowStart = 9
+    let hugeBatch = commitHeader(batchID: 1, count: UInt64(Int32.max) + 1, sequence: 1)
+    for refused in [lyingTombstone, hugeBatch] {
+        let bytes = refused.encoded()
+        #expect(throws: FormatError.self) { try bytes.withBytes { (buffer) throws(FormatError) in try RecordHeader.decode(buffer, fileOffset: 64) } }
+    }
     var problems: [String] = []
     for header in headers {
         #expect(header.payloadOffset(atFileOffset: 4096) == header.headerLength)
