@@ -27,6 +27,11 @@ let package = Package(
             dependencies: [.product(name: "TensorLog", package: "TensorLog")],
             path: "Sources/engine-baselines"
         ),
+        .executableTarget(
+            name: "compare-tensorlog",
+            dependencies: [.product(name: "TensorLog", package: "TensorLog")],
+            path: "Sources/compare-tensorlog"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

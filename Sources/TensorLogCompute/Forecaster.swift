@@ -632,3 +632,10 @@ public enum Forecaster {
         }
     }
 }
+
+extension ForecasterSpec: CustomStringConvertible {
+    /// `lstm [64] window 6 targets [0, 1] standard scaling, validation 0.2`: for messages.
+    public var description: String {
+        "lstm \(hidden) window \(window) targets \(targetColumns.map { "\($0)" } ?? "all") \(scaling.rawValue) scaling, validation \(validationFraction)"
+    }
+}

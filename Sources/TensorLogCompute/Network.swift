@@ -211,3 +211,10 @@ final class Workspace {
         }
     }
 }
+
+extension ModelSpec: CustomStringConvertible {
+    /// `softmax`, `mlp [256, 128] relu`: for messages.
+    public var description: String {
+        kind == .mlp ? "\(kind.rawValue) \(hidden) \(activation.rawValue)" : kind.rawValue
+    }
+}

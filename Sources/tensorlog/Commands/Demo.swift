@@ -11,7 +11,8 @@ struct Demo: ParsableCommand {
             non-empty directory is refused): writes example .npy and .safetensors files with TensorLog's \
             interop writers and imports them as `tensorlog import` does, streams a utilisation time series \
             in with appends, then shows get, dump (abridged) and stat, reads a tensor zero-copy, \
-            overwrites, compacts, verifies and exports. Takes a second or two.
+            overwrites, trains an LSTM forecaster on the series and writes its predictions back \
+            (train, infer), compacts, verifies and exports. Takes a second or two.
 
             Example:
               tensorlog demo
@@ -99,15 +100,23 @@ struct Demo: ParsableCommand {
         view = nil
         try show(History.self, [directory, "model/w1"])
 
-        // 8-9. Compact, verify.
-        section(8, "$ tensorlog compact \(directory) --full")
+        // 8-9. Train a forecaster on the streamed series and write its predictions back.
+        let training = [directory, "--series", "node1/utilisation", "--model", "lstm", "--window", "12", "--hidden", "16",
+                        "--lr", "0.01", "--epochs", "3", "--batch-size", "64", "--save", "models/util"]
+        section(8, "Training an LSTM forecaster on node1/utilisation, batches read from the mapped blocks (a checkpoint per epoch)")
+        try show(Train.self, training)
+        section(9, "Predicting the next row of every 12-row window, written back to the store")
+        try show(Infer.self, [directory, "--model", "models/util", "--series", "node1/utilisation", "--output", "node1/predicted"])
+
+        // 10-11. Compact, verify.
+        section(10, "$ tensorlog compact \(directory) --full   (drops the older checkpoints' versions)")
         try run(Compact.self, [directory, "--full"])
-        section(9, "$ tensorlog verify \(directory)")
+        section(11, "$ tensorlog verify \(directory)")
         try run(Verify.self, [directory])
 
-        // 10. Export, byte-identical to what was imported.
+        // 12. Export, byte-identical to what was imported.
         let exported = scratch.path + "/exported.safetensors"
-        section(10, "$ tensorlog export \(directory) model/b1 model/w2 features --output \(exported)")
+        section(12, "$ tensorlog export \(directory) model/b1 model/w2 features --output \(exported)")
         try run(Export.self, [directory, "model/b1", "model/w2", "features", "--output", exported])
         try DemoData.checkExport(exported, originals: scratch.path)
 
@@ -115,6 +124,7 @@ struct Demo: ParsableCommand {
         print("")
         print("Demo finished in \(formatSeconds(elapsed)). Try:")
         print("   tensorlog ls \(directory)")
+        print("   tensorlog ls \(directory) --prefix models/util/")
         print("   tensorlog get \(directory) features --slice 0:2")
         print("   tensorlog dump \(directory) --key model/w1 --hex 16")
         print("   tensorlog --help")
