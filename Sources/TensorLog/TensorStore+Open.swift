@@ -158,7 +158,12 @@ extension TensorStore {
         }
         let active = try openSegment(directory, manifest.activeSegment, sealed: false, options: options)
         segments[active.id] = active
-        let scan = try scan(active, verifyPayloads: true, allowTornTail: true)
+        // A clean close leaves a hint for the active segment's synced prefix: trust it like a sealed
+        // segment's, and scan (with payload checksums, for a torn tail) only what was written after.
+        let prefix = activePrefixHint(active)
+        for entry in prefix?.entries ?? [] { replay.add(active, Int(entry.offset), entry.header) }
+        let start = prefix.map { Int($0.segmentLength) } ?? SegmentHeader.size
+        var scan = try scan(active, from: start, verifyPayloads: true, allowTornTail: true)
         if scan.validLength < active.length {
             report.truncatedBytes = active.length - scan.validLength
             report.truncatedAt = (active.id, scan.validLength)
@@ -170,6 +175,7 @@ extension TensorStore {
             active.length = scan.validLength
         }
         for entry in scan.entries { replay.add(active, Int(entry.offset), entry.header) }
+        scan.entries = (prefix?.entries ?? []) + scan.entries
 
         let state = try replay.finish(segments: segments, active: active, manifest: manifest, activeEntries: scan.entries, report: &report)
         let store = TensorStore(directory: directory, options: options, recovery: report, lockFile: lockFile, state: state)
@@ -270,6 +276,17 @@ extension TensorStore {
         return results.prepared
     }
 
+    /// The hint a clean close wrote for the active segment, if it describes a prefix of it.
+    static func activePrefixHint(_ segment: Segment) -> HintFile? {
+        guard FileSystem.exists(segment.hintPath),
+              let bytes = try? SystemFile(path: segment.hintPath, mode: .readOnly).readAll(),
+              let hint = try? bytes.withBytes({ (buffer) throws(FormatError) in try HintFile.decode(buffer) }),
+              hint.segmentID == segment.id, hint.segmentLength >= UInt64(SegmentHeader.size),
+              hint.segmentLength <= UInt64(segment.length)
+        else { return nil }
+        return hint
+    }
+
     struct ScanResult {
         var entries: [HintFile.Entry] = []
         var validLength: Int
@@ -280,7 +297,9 @@ extension TensorStore {
     /// segment is corruption. In the active segment it is a torn tail, and the
     /// scan stops there, unless a valid record follows it: then it is
     /// corruption too, since cutting there would drop later writes.
-    static func scan(_ segment: Segment, verifyPayloads: Bool, allowTornTail: Bool) throws -> ScanResult {
+    static func scan(
+        _ segment: Segment, from start: Int = SegmentHeader.size, verifyPayloads: Bool, allowTornTail: Bool
+    ) throws -> ScanResult {
         let region = segment.region
         let length = segment.length
         guard length >= SegmentHeader.size else {
@@ -288,7 +307,7 @@ extension TensorStore {
         }
         try checkSegmentHeader(segment)
         var result = ScanResult(validLength: length)
-        var offset = SegmentHeader.size
+        var offset = start
         while offset < length {
             switch readRecord(region, at: offset, length: length, verifyPayload: verifyPayloads) {
             case .success(let header):

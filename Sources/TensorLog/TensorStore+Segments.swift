@@ -51,6 +51,15 @@ extension TensorStore {
         }
     }
 
+    /// After a sync, records a hint for the active segment's synced prefix, so
+    /// the next open need not read and checksum every payload written so far.
+    /// Best effort: without it, open scans the whole segment.
+    func writeActivePrefixHint() {
+        guard appendOffset > SegmentHeader.size else { return }
+        let hint = HintFile(segmentID: active.id, segmentLength: UInt64(appendOffset), entries: activeEntries)
+        try? FileSystem.writeAtomically(hint.encoded(), to: active.hintPath, directory: directory)
+    }
+
     /// Replaces the manifest atomically. Before the rename nothing changed; a
     /// failure after it (the directory fsync) leaves it unknown whether the
     /// switch survives a crash, so writing stops until the store is reopened.

@@ -29,7 +29,11 @@ extension TensorStore {
             report.segmentsChecked += 1
             var entries: [HintFile.Entry] = []
             verifySegment(segment, region: region, length: length, report: &report, entries: &entries)
-            if segment.sealed { verifyHint(segment, length: length, entries: entries, report: &report) }
+            if segment.sealed {
+                verifyHint(segment, length: length, entries: entries, report: &report)
+            } else {
+                verifyPrefixHint(segment, length: length, entries: entries, report: &report)
+            }
             report.bytesChecked += length
             progress?(report.bytesChecked, total)
         }
@@ -75,6 +79,27 @@ extension TensorStore {
                 }
                 offset = next
             }
+        }
+    }
+
+    /// The active segment may have a hint for a synced prefix (left by a clean close); if so it
+    /// must describe exactly the records in that prefix.
+    private func verifyPrefixHint(_ segment: Segment, length: Int, entries: [HintFile.Entry], report: inout VerifyReport) {
+        guard FileSystem.exists(segment.hintPath) else { return }
+        func problem(_ message: String) {
+            report.problems.append(.init(segment: segment.id, offset: 0, message: "hint file: \(message)"))
+        }
+        do {
+            let bytes = try SystemFile(path: segment.hintPath, mode: .readOnly).readAll()
+            let hint = try bytes.withBytes { (buffer) throws(FormatError) in try HintFile.decode(buffer) }
+            let covered = entries.prefix { $0.offset < hint.segmentLength }
+            if hint.segmentID != segment.id || hint.segmentLength > UInt64(length) {
+                problem("describes segment \(hint.segmentID) of \(hint.segmentLength) bytes")
+            } else if hint.entries != Array(covered) {
+                problem("entries differ from the records of the prefix it covers")
+            }
+        } catch {
+            problem("\(error)")
         }
     }
 

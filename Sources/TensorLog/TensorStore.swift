@@ -78,7 +78,7 @@ public final class TensorStore: @unchecked Sendable {
     }
 
     deinit {
-        if !options.readOnly, !isClosed { try? syncActive() }
+        if !options.readOnly, !isClosed, writerFailure == nil, (try? syncActive()) != nil { writeActivePrefixHint() }
     }
 
     // MARK: Writing
@@ -189,7 +189,10 @@ public final class TensorStore: @unchecked Sendable {
             guard !isClosed else { return }
             isClosed = true
             defer { lockFile?.unlock() }
-            if !options.readOnly, writerFailure == nil { try syncActive() }
+            if !options.readOnly, writerFailure == nil {
+                try syncActive()
+                writeActivePrefixHint()
+            }
         }
     }
 

@@ -51,17 +51,35 @@ struct VerifyTests {
         try succeed("ls", directory.store)
     }
 
-    @Test("a flipped payload byte in the active segment keeps the store from opening: verify and readers exit 1 with segment and offset")
-    func damagedActiveSegment() throws {
+    @Test("after a crash, a flipped payload byte mid active segment keeps the store from opening: verify and readers exit 1 with segment and offset")
+    func damagedActiveSegmentAfterCrash() throws {
         let directory = TemporaryDirectory()
         try makeFixture(directory)
         let record = try dumpRecord(directory.store, key: "a")
         let payload = try #require(record["payload_offset"] as? Int)
+        // A writer that died left no hint for the active segment, so open checks every payload in it.
+        try FileManager.default.removeItem(atPath: directory.store + "/00000001.hint")
         try flipByte(directory.store + "/00000001.seg", at: payload + 2)
         for command in [["verify"], ["dump"], ["ls"], ["get", "b"]] {
             expectFailure(try tensorlog([command[0], directory.store] + command.dropFirst()), status: 1,
                           mentioning: ["segment 1 at offset \(record["offset"] as? Int ?? -1)", "checksum"])
         }
+    }
+
+    @Test("after a clean close, a flipped payload byte in the active segment is found by verify and by reading it")
+    func damagedActiveSegmentAfterCleanClose() throws {
+        let directory = TemporaryDirectory()
+        try makeFixture(directory)
+        let record = try dumpRecord(directory.store, key: "a")
+        let payload = try #require(record["payload_offset"] as? Int)
+        try flipByte(directory.store + "/00000001.seg", at: payload + 2)
+        // Open trusts the synced prefix (it does not read every payload); checks that read the bytes find the damage.
+        let verify = try tensorlog("verify", directory.store)
+        expectFailure(verify, status: 1, mentioning: ["damaged"])
+        #expect(verify.stdout.contains("segment 1 offset \(record["offset"] as? Int ?? -1): payload checksum mismatch"), "\(verify)")
+        expectFailure(try tensorlog("get", directory.store, "a"), status: 1, mentioning: ["checksum", "segment 1"])
+        try succeed("get", directory.store, "b")
+        try succeed("ls", directory.store)
     }
 
     @Test("damage in a sealed segment (read through its hint file at open) is found by verify")
@@ -94,6 +112,8 @@ struct VerifyTests {
     func tornTail() throws {
         let directory = TemporaryDirectory()
         try makeFixture(directory)
+        // A torn tail is what a writer that died leaves: no hint for the active segment's prefix.
+        try FileManager.default.removeItem(atPath: directory.store + "/00000001.hint")
         let path = directory.store + "/00000001.seg"
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
