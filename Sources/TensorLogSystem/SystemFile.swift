@@ -29,6 +29,8 @@ public struct SystemFile: ~Copyable, @unchecked Sendable {
 
     deinit { _ = Glibc.close(descriptor) }
 
+    static let writePiece = 1 << 20
+
     /// Writes all of `bytes` at `offset` (looping over short writes).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemError) {
         var done = 0
@@ -45,8 +47,11 @@ public struct SystemFile: ~Copyable, @unchecked Sendable {
             }
         }
         while done < bytes.count {
+            // In 1 MiB pieces, as dd writes: measured here, one 1 GiB pwrite ran at ~1.2 GB/s, 8 MiB
+            // pieces at ~1.2-1.4 GB/s, 1 MiB pieces at ~3.5 GB/s (dd: 3.5), from the same buffer.
+            let piece = min(bytes.count - done, Self.writePiece)
             let written = try retrying(.pwrite, path) {
-                pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+                pwrite(descriptor, bytes.baseAddress! + done, piece, off_t(offset + done))
             }
             guard written > 0 else { throw SystemError(.pwrite, path: path, errno: EIO) }
             done += written

@@ -138,6 +138,13 @@ for round in 0..<options.repeats {
     try synced.close()
     shell("rm -rf \(storePath)")
 }
+func samples(_ name: String, _ values: [Double]) {
+    print("  \(name) samples (GB/s): " + values.map { String(format: "%.2f", gbps($0)) }.joined(separator: " "))
+}
+samples("put", putNoSync)
+samples("dd", ddNoSync)
+samples("put+fsync", putSync)
+samples("dd conv=fsync", ddSync)
 report("sequential write \(options.gib) GiB, no fsync (GB/s)", String(format: "%.2f", gbps(median(putNoSync))),
        String(format: "dd %.2f", gbps(median(ddNoSync))), String(format: "%.0f%%", 100 * median(ddNoSync) / median(putNoSync)))
 report("sequential write \(options.gib) GiB, fsync at end (GB/s)", String(format: "%.2f", gbps(median(putSync))),
