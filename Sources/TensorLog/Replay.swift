@@ -108,10 +108,7 @@ struct Replay {
         var liveBytes: [UInt64: Int] = [:]
         var batchLiveMembers: [UInt64: Int] = [:]
         for entry in index.values {
-            entry.latest.forEachRecord { block in
-                liveBytes[block.segment.id, default: 0] += block.recordLength
-                if block.batchID != 0 { batchLiveMembers[block.batchID, default: 0] += 1 }
-            }
+            entry.countLatest(liveBytes: &liveBytes, batchMembers: &batchLiveMembers)
         }
         var commitRecords: [UInt64: TensorStore.CommitRef] = [:]
         for (batchID, item) in commits where batchLiveMembers[batchID] != nil {

@@ -167,6 +167,18 @@ final class KeyEntry: @unchecked Sendable {
         self.latest = latest
     }
 
+    /// Adds the latest version's record bytes (per segment id) and batch members to the tallies,
+    /// reading its fields in place: a copy of the whole version per key is what made this slow.
+    func countLatest(liveBytes: inout [UInt64: Int], batchMembers: inout [UInt64: Int]) {
+        liveBytes[latest.head.segment.id, default: 0] += latest.head.recordLength
+        if latest.head.batchID != 0 { batchMembers[latest.head.batchID, default: 0] += 1 }
+        guard !latest.moreBlocks.isEmpty else { return }
+        for block in latest.moreBlocks {
+            liveBytes[block.segment.id, default: 0] += block.recordLength
+            if block.batchID != 0 { batchMembers[block.batchID, default: 0] += 1 }
+        }
+    }
+
     /// The version a snapshot at `sequence` sees (nil if none, or deleted).
     func version(at sequence: UInt64) -> TensorVersion? {
         let candidate: TensorVersion?
