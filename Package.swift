@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute"]),
-        .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop"]),
+        .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogTests", dependencies: ["TensorLog", "TensorLogSystem", "TensorLogTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -169,58 +169,11 @@ func flipByte(_ path: String, at offset: Int) throws {
     try data.write(to: URL(fileURLWithPath: path))
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 // MARK: Python
 
-struct PythonFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Runs `script` with `$TENSORLOG_PYTHON` (or python3 on PATH) and returns its combined output.
-/// Throws, failing the test with a clear message, if the interpreter or a package is missing
-/// or the script exits non-zero. Never skips.
+/// Runs a script in the test's temporary directory (see TensorLogTestSupport's runPython).
 @discardableResult
 func runPython(_ script: String, arguments: [String], in directory: TemporaryDirectory) throws -> String {
-    let scriptPath = directory.file("script-\(UUID().uuidString.prefix(8)).py")
-    try Data(script.utf8).write(to: URL(fileURLWithPath: scriptPath))
-    let outputPath = scriptPath + ".out"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    defer { try? output.close() }
-    let process = Process()
-    if let python = ProcessInfo.processInfo.environment["TENSORLOG_PYTHON"], !python.isEmpty {
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [scriptPath] + arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptPath] + arguments
-    }
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = output
-    process.standardError = output
-    do {
-        try process.run()
-    } catch {
-        throw PythonFailure(description: "could not start Python (\(error)); install Python 3 with numpy, safetensors and ml_dtypes (scripts/setup) or set TENSORLOG_PYTHON")
-    }
-    process.waitUntilExit()
-    let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: outputPath))) ?? Data(), as: UTF8.self)
-    switch process.terminationStatus {
-    case 0: return text
-    case 127: throw PythonFailure(description: "python3 not found on PATH (set TENSORLOG_PYTHON or run scripts/setup): \(text)")
-    case 3: throw PythonFailure(description: "a Python package is missing (run scripts/setup: pip install numpy==2.4.6 safetensors==0.8.0 ml_dtypes==0.6.0): \(text)")
-    default: throw PythonFailure(description: "Python script exited with status \(process.terminationStatus):\n\(text)")
-    }
+    try runPython(script, named: "script-\(UUID().uuidString.prefix(8)).py", arguments: arguments, directory: directory.path)
 }
+

@@ -193,47 +193,9 @@ final class TemporaryDirectory {
     }
 }
 
-struct PythonFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Runs `script` with python3 (or `$TENSORLOG_PYTHON`) and returns its combined output.
-/// Throws, failing the test with the output, if the interpreter is missing or exits non-zero.
+/// Runs a script in the test's temporary directory (see TensorLogTestSupport's runPython).
 @discardableResult
 func runPython(_ script: String, named name: String, arguments: [String], in dir: TemporaryDirectory) throws -> String {
-    let scriptURL = dir.url.appendingPathComponent(name)
-    try Data(script.utf8).write(to: scriptURL)
-    let outputURL = dir.url.appendingPathComponent(name + ".out")
-    try Data().write(to: outputURL)
-    let output = try FileHandle(forWritingTo: outputURL)
-    defer { try? output.close() }
-
-    let process = Process()
-    if let python = ProcessInfo.processInfo.environment["TENSORLOG_PYTHON"], !python.isEmpty {
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [scriptURL.path] + arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptURL.path] + arguments
-    }
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = output
-    process.standardError = output
-    do {
-        try process.run()
-    } catch {
-        throw PythonFailure(description: "could not start python3 (\(error)); install Python 3 with numpy, safetensors and ml_dtypes")
-    }
-    process.waitUntilExit()
-    let text = String(decoding: (try? Data(contentsOf: outputURL)) ?? Data(), as: UTF8.self)
-    switch process.terminationStatus {
-    case 0:
-        return text
-    case 127:
-        throw PythonFailure(description: "python3 not found on PATH (set TENSORLOG_PYTHON or install Python 3): \(text)")
-    case 3:
-        throw PythonFailure(description: "a Python package is missing: \(text)")
-    default:
-        throw PythonFailure(description: "\(name) exited with status \(process.terminationStatus):\n\(text)")
-    }
+    try runPython(script, named: name, arguments: arguments, directory: dir.url.path)
 }
+

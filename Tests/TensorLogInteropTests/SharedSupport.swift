@@ -1,2 +1,2 @@
-// Test helpers every suite shares (the seeded generator) live in one module.
+// Test helpers every suite shares (the seeded generator, running Python) live in one module.
 @_exported import TensorLogTestSupport
