@@ -46,10 +46,7 @@ struct Replay {
         maxSequence = max(maxSequence, prepared.maxSequence)
         for (key, candidate) in prepared.entries {
             Self.update(&index[key]) { existing in
-                // Newer sequence wins; on a tie, the copy in the newer segment.
-                if let current = existing?.latest,
-                   (current.sequence, current.head.segment.id) >= (candidate.latest.sequence, candidate.latest.head.segment.id) { return }
-                existing = candidate
+                if Self.isNewer(candidate.latest.sequence, in: candidate.latest.head.segment, than: existing) { existing = candidate }
             }
         }
         for item in prepared.others { add(item.segment, item.offset, item.header) }
@@ -75,16 +72,22 @@ struct Replay {
         switch header.kind {
         case .put, .delete:
             Self.update(&index[header.key]) { existing in
-                // Newer sequence wins; on a tie, the copy in the newer segment.
-                if let current = existing?.latest,
-                   (current.sequence, current.head.segment.id) >= (header.sequence, segment.id) { return }
-                existing = KeyEntry(latest: TensorVersion(header: header, head: BlockRef(segment: segment, offset: offset, header: header)))
+                if Self.isNewer(header.sequence, in: segment, than: existing) {
+                    existing = KeyEntry(latest: TensorVersion(header: header, head: BlockRef(segment: segment, offset: offset, header: header)))
+                }
             }
         case .append:
             appends[header.key, default: []].append(Item(segment: segment, offset: offset, header: header))
         case .commit:
             break
         }
+    }
+
+    /// Whether a put or delete with `sequence` in `segment` replaces `existing`: the newer
+    /// sequence wins; on a tie (two copies of one record), the copy in the newer segment.
+    private static func isNewer(_ sequence: UInt64, in segment: Segment, than existing: KeyEntry?) -> Bool {
+        guard let current = existing?.latest else { return true }
+        return (sequence, segment.id) > (current.sequence, current.head.segment.id)
     }
 
     private static func update<Value>(_ value: inout Value, _ body: (inout Value) -> Void) { body(&value) }

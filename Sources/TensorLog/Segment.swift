@@ -49,6 +49,38 @@ final class Segment: @unchecked Sendable {
         region = try MappedRegion(file: file, length: capacity)
     }
 
+    /// Writes one record at `offset`: `header` (its payload offset set for
+    /// that position), zero padding, `payload`, zero padding to a multiple of
+    /// 64. Small records go out in one write. Returns the record length.
+    static func writeRecord(
+        _ header: inout RecordHeader, payload: UnsafeRawBufferPointer, to file: borrowing SystemFile, at offset: Int
+    ) throws(SystemError) -> Int {
+        header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: offset))
+        var prefix = header.encoded()
+        prefix.append(contentsOf: repeatElement(0, count: Int(header.payloadOffset) - prefix.count))
+        let recordLength = header.recordLength
+        let tailPadding = recordLength - Int(header.payloadOffset) - payload.count
+        if payload.count <= 64 << 10 {
+            prefix.append(contentsOf: payload)
+            prefix.append(contentsOf: repeatElement(0, count: tailPadding))
+            try file.write(prefix, at: offset)
+        } else {
+            try file.write(prefix, at: offset)
+            try file.write(payload, at: offset + prefix.count)
+            if tailPadding > 0 {
+                try file.write([UInt8](repeating: 0, count: tailPadding), at: offset + prefix.count + payload.count)
+            }
+        }
+        return recordLength
+    }
+
+    /// Whether a record with `header` placed at `offset` would take the segment past `limit`
+    /// (never for the first record, so a record larger than a segment still gets one).
+    static func wouldOverflow(_ header: RecordHeader, at offset: Int, limit: Int) -> Bool {
+        let end = offset + header.payloadOffset(atFileOffset: offset) + Int(header.storedSize) + RecordHeader.alignment
+        return offset > SegmentHeader.size && end > limit
+    }
+
     var deadBytes: Int { max(0, length - SegmentHeader.size - liveBytes) }
 
     var deadFraction: Double {

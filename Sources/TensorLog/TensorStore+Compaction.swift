@@ -256,20 +256,13 @@ struct SegmentBuilder {
             header.batchID = 0
             header.previous = previous
         }
-        let estimate = header.payloadOffset(atFileOffset: outputs.last?.length ?? SegmentHeader.size) + Int(header.storedSize) + RecordHeader.alignment
-        if outputs.isEmpty || (outputs.last!.length > SegmentHeader.size && outputs.last!.length + estimate > store.options.segmentSize) {
+        if outputs.isEmpty || Segment.wouldOverflow(header, at: outputs.last!.length, limit: store.options.segmentSize) {
             try startSegment()
         }
         let segment = outputs.last!
         let offset = segment.length
-        header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: offset))
-        var prefix = header.encoded()
-        prefix.append(contentsOf: repeatElement(0, count: Int(header.payloadOffset) - prefix.count))
         do {
-            try segment.file.write(prefix, at: offset)
-            try segment.file.write(payload, at: offset + prefix.count)
-            let padding = header.recordLength - Int(header.payloadOffset) - Int(header.storedSize)
-            if padding > 0 { try segment.file.write([UInt8](repeating: 0, count: padding), at: offset + prefix.count + payload.count) }
+            _ = try Segment.writeRecord(&header, payload: payload, to: segment.file, at: offset)
         } catch {
             abandon()
             throw .io(error)

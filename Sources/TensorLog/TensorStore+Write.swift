@@ -208,30 +208,14 @@ extension TensorStore {
     /// partial bytes past it are cut off.
     func appendRecord(_ pending: PendingRecord) throws(TensorLogError) -> WrittenRecord {
         var header = pending.header
-        let estimate = header.payloadOffset(atFileOffset: appendOffset) + Int(header.storedSize) + RecordHeader.alignment
-        if appendOffset > SegmentHeader.size, appendOffset + estimate > options.segmentSize {
+        if Segment.wouldOverflow(header, at: appendOffset, limit: options.segmentSize) {
             try rollOver()
         }
         let offset = appendOffset
-        header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: offset))
-        var prefix = header.encoded()
-        prefix.append(contentsOf: repeatElement(0, count: Int(header.payloadOffset) - prefix.count))
-        let recordLength = header.recordLength
-        let tailPadding = recordLength - Int(header.payloadOffset) - Int(header.storedSize)
+        let recordLength: Int
         do {
-            try pending.withPayload { (payload) throws(SystemError) in
-                if payload.count <= 64 << 10 {
-                    // Small records go out in one write.
-                    prefix.append(contentsOf: payload)
-                    prefix.append(contentsOf: repeatElement(0, count: tailPadding))
-                    try active.file.write(prefix, at: offset)
-                } else {
-                    try active.file.write(prefix, at: offset)
-                    try active.file.write(payload, at: offset + prefix.count)
-                    if tailPadding > 0 {
-                        try active.file.write([UInt8](repeating: 0, count: tailPadding), at: offset + prefix.count + payload.count)
-                    }
-                }
+            recordLength = try pending.withPayload { (payload) throws(SystemError) in
+                try Segment.writeRecord(&header, payload: payload, to: active.file, at: offset)
             }
         } catch {
             // Cut off what was partly written so a later crash cannot find it; if even that fails, stop writing.
