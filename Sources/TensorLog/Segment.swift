@@ -49,6 +49,12 @@ final class Segment: @unchecked Sendable {
         region = try MappedRegion(file: file, length: capacity)
     }
 
+    /// Reads and decodes the segment's hint file (both checksums and every entry checked).
+    func readHint() throws -> HintFile {
+        let bytes = try SystemFile(path: hintPath, mode: .readOnly).readAll()
+        return try bytes.withBytes { (buffer) throws(FormatError) in try HintFile.decode(buffer) }
+    }
+
     /// Writes one record at `offset`: `header` (its payload offset set for
     /// that position), zero padding, `payload`, zero padding to a multiple of
     /// 64. Small records go out in one write. Returns the record length.

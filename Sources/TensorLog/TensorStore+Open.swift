@@ -278,9 +278,7 @@ extension TensorStore {
 
     /// The hint a clean close wrote for the active segment, if it describes a prefix of it.
     static func activePrefixHint(_ segment: Segment) -> HintFile? {
-        guard FileSystem.exists(segment.hintPath),
-              let bytes = try? SystemFile(path: segment.hintPath, mode: .readOnly).readAll(),
-              let hint = try? bytes.withBytes({ (buffer) throws(FormatError) in try HintFile.decode(buffer) }),
+        guard FileSystem.exists(segment.hintPath), let hint = try? segment.readHint(),
               hint.segmentID == segment.id, hint.segmentLength >= UInt64(SegmentHeader.size),
               hint.segmentLength <= UInt64(segment.length)
         else { return nil }

@@ -29,11 +29,7 @@ extension TensorStore {
             report.segmentsChecked += 1
             var entries: [HintFile.Entry] = []
             verifySegment(segment, region: region, length: length, report: &report, entries: &entries)
-            if segment.sealed {
-                verifyHint(segment, length: length, entries: entries, report: &report)
-            } else {
-                verifyPrefixHint(segment, length: length, entries: entries, report: &report)
-            }
+            verifyHint(segment, length: length, entries: entries, report: &report)
             report.bytesChecked += length
             progress?(report.bytesChecked, total)
         }
@@ -82,44 +78,25 @@ extension TensorStore {
         }
     }
 
-    /// The active segment may have a hint for a synced prefix (left by a clean close); if so it
-    /// must describe exactly the records in that prefix.
-    private func verifyPrefixHint(_ segment: Segment, length: Int, entries: [HintFile.Entry], report: inout VerifyReport) {
-        guard FileSystem.exists(segment.hintPath) else { return }
-        func problem(_ message: String) {
-            report.problems.append(.init(segment: segment.id, offset: 0, message: "hint file: \(message)"))
-        }
-        do {
-            let bytes = try SystemFile(path: segment.hintPath, mode: .readOnly).readAll()
-            let hint = try bytes.withBytes { (buffer) throws(FormatError) in try HintFile.decode(buffer) }
-            let covered = entries.prefix { $0.offset < hint.segmentLength }
-            if hint.segmentID != segment.id || hint.segmentLength > UInt64(length) {
-                problem("describes segment \(hint.segmentID) of \(hint.segmentLength) bytes")
-            } else if hint.entries != Array(covered) {
-                problem("entries differ from the records of the prefix it covers")
-            }
-        } catch {
-            problem("\(error)")
-        }
-    }
-
+    /// Checks a segment's hint file against the records just read. A sealed segment's must
+    /// exist and list them all; the active segment's (left by a clean close) is optional and
+    /// must list exactly the records of the synced prefix it covers.
     private func verifyHint(_ segment: Segment, length: Int, entries: [HintFile.Entry], report: inout VerifyReport) {
         func problem(_ message: String) {
             report.problems.append(.init(segment: segment.id, offset: 0, message: "hint file: \(message)"))
         }
-        guard FileSystem.exists(segment.hintPath) else { return problem("missing (open scans the segment instead)") }
-        let bytes: [UInt8]
-        do {
-            bytes = try SystemFile(path: segment.hintPath, mode: .readOnly).readAll()
-        } catch {
-            return problem("\(error)")
+        guard FileSystem.exists(segment.hintPath) else {
+            if segment.sealed { problem("missing (open scans the segment instead)") }
+            return
         }
         do {
-            let hint = try bytes.withBytes { (buffer) throws(FormatError) in try HintFile.decode(buffer) }
-            if hint.segmentID != segment.id || hint.segmentLength != UInt64(length) {
+            let hint = try segment.readHint()
+            let covered = segment.sealed ? entries[...] : entries.prefix { $0.offset < hint.segmentLength }
+            let lengthFits = segment.sealed ? hint.segmentLength == UInt64(length) : hint.segmentLength <= UInt64(length)
+            if hint.segmentID != segment.id || !lengthFits {
                 problem("describes segment \(hint.segmentID) of \(hint.segmentLength) bytes")
-            } else if hint.entries != entries {
-                problem("entries differ from the segment's records")
+            } else if hint.entries != Array(covered) {
+                problem(segment.sealed ? "entries differ from the segment's records" : "entries differ from the records of the prefix it covers")
             }
         } catch {
             problem("\(error)")

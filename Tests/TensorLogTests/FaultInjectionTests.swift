@@ -27,7 +27,7 @@ struct FaultInjectionTests {
         try store.put("large", large, options: WriteOptions(durability: .everyWrite, blockBytes: 2000))
         record("large", large)
         let rows = try Tensor((0..<20).map { Float(100 + $0) }, shape: [2, 10])
-        try rows.bytes.withUnsafeBytes { try store.append("small", dtype: .float32, shape: [2, 10], bytes: $0, options: durable) }
+        _ = try rows.bytes.withUnsafeBytes { try store.append("small", dtype: .float32, shape: [2, 10], bytes: $0, options: durable) }
         var grown = small
         grown.shape[0] += 2
         grown.bytes += rows.bytes

@@ -56,7 +56,7 @@ struct ModelTests {
             case 40..<55:
                 guard let existing = model[key] else { continue }
                 let rows = try randomTensor(rows: Int.random(in: 1...10, using: &generator), like: existing)
-                try rows.bytes.withUnsafeBytes { buffer in
+                _ = try rows.bytes.withUnsafeBytes { buffer in
                     try store.append(key, dtype: rows.dtype, shape: rows.shape, bytes: buffer, options: write)
                 }
                 model[key]!.shape[0] += rows.shape[0]

@@ -246,7 +246,7 @@ struct EdgeTests {
         var options = smallOptions()
         options.create = false
         #expect(throws: TensorLogError.self) { try TensorStore.open(at: directory.path + "/missing", options: options) }
-        FileManager.default.createFile(atPath: directory.path + "/notes.txt", contents: Data("hello".utf8))
+        _ = FileManager.default.createFile(atPath: directory.path + "/notes.txt", contents: Data("hello".utf8))
         let error = #expect(throws: TensorLogError.self) { try TensorStore.open(at: directory.path, options: options) }
         #expect(error?.code == .notFound)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["notes.txt"])
