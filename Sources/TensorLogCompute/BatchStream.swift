@@ -18,7 +18,8 @@ public enum ShuffleMode: String, Sendable, Codable, CaseIterable {
 /// (large uncompressed blocks are split into chunks of at most `maxChunkBytes`).
 /// A batch of float32 rows inside an uncompressed block is a pointer into the
 /// mapped block (zero copy); other dtypes are converted, and compressed blocks
-/// decoded once per chunk, into buffers allocated once and reused. The next
+/// decoded once per chunk, into buffers allocated once and reused (as are batches
+/// of a model trained with feature scaling, scaled on the way). The next
 /// chunk is advised `willNeed` and a consumed one `dontNeed`, so resident memory
 /// stays flat however large the data set.
 public final class BatchStream {
@@ -72,6 +73,10 @@ public final class BatchStream {
     public private(set) var copiedBatches = 0
     /// Peak RssAnon sampled after each chunk.
     public var memory = PeakMemoryTracker()
+    /// Feature scaling applied to every batch (into the batch buffer, so batches are then copies, not views).
+    var scaler: FeatureScaler? {
+        didSet { precondition(scaler.map { $0.width == width } ?? true, "scaling of \(scaler!.width) columns for \(width) features") }
+    }
 
     // Reusable buffers, allocated once.
     let batchBuffer: UnsafeMutablePointer<Float>
@@ -258,6 +263,7 @@ public final class BatchStream {
                     if hasClasses { batchClasses[i] = chunkClasses[r] }
                     if hasTargets { (batchTargets + i * labelWidth).update(from: chunkTargets + r * labelWidth, count: labelWidth) }
                 }
+                scaler?.apply(batchBuffer, rows: count, into: batchBuffer)
                 copiedBatches += 1
                 try body(Batch(
                     rows: count, features: UnsafeBufferPointer(start: batchBuffer, count: count * width),
@@ -274,12 +280,17 @@ public final class BatchStream {
             let count = Swift.min(batchSize, n - start)
             let features: UnsafePointer<Float>
             let zeroCopy: Bool
-            if featureType == .float32 {
+            if featureType == .float32 && scaler == nil {
                 // Mapped block, or the chunk buffer a compressed block was decoded into: no further copy.
                 features = (source + start * rowBytes).assumingMemoryBound(to: Float.self)
                 zeroCopy = mapped
             } else {
-                try Convert.toFloat(source + start * rowBytes, dtype: featureType, count: count * width, into: batchBuffer)
+                if featureType == .float32 {
+                    scaler!.apply((source + start * rowBytes).assumingMemoryBound(to: Float.self), rows: count, into: batchBuffer)
+                } else {
+                    try Convert.toFloat(source + start * rowBytes, dtype: featureType, count: count * width, into: batchBuffer)
+                    scaler?.apply(batchBuffer, rows: count, into: batchBuffer)
+                }
                 features = UnsafePointer(batchBuffer)
                 zeroCopy = false
             }

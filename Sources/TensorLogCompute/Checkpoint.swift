@@ -7,6 +7,8 @@ import TensorLog
 /// - `<model>/config`: uint8 tensor holding `ModelConfig` as JSON
 /// - `<model>/layer<i>/weight` [in, out] and `<model>/layer<i>/bias` [out], float32, uncompressed (viewed zero-copy)
 /// - `<model>/optimizer/velocity/layer<i>/...` (SGD) or `<model>/optimizer/m/...` and `.../v/...` (Adam)
+/// - `<model>/scaling/shift` and `<model>/scaling/scale` [D], float32, when the config has `scaling`
+///   (forecasters always have them): features enter the first layer as (x - shift) / scale
 public enum ModelKeys {
     /// `<model>/config`: the model's configuration as a uint8 JSON tensor.
     public static func config(_ model: String) -> String { "\(model)/config" }
@@ -91,14 +93,18 @@ final class OptimizerState {
 enum Checkpoint {
     static let uncompressed = WriteOptions(compression: Compression.none)
 
-    /// Writes config, parameters and optimiser state as one atomic batch; returns its sequence.
+    /// Writes config, parameters, scaling statistics and optimiser state as one atomic batch; returns its sequence.
+    /// Checkpoint keys of `model` not written (an earlier model's layers, state or scaling) are deleted.
     @discardableResult
-    static func save(store: TensorStore, model: String, config: ModelConfig, params: ParameterSet, optimizer: OptimizerState?) throws -> UInt64 {
+    static func save(
+        store: TensorStore, model: String, config: ModelConfig, params: ParameterSet, scaler: FeatureScaler?, optimizer: OptimizerState?
+    ) throws -> UInt64 {
+        precondition((config.scaling == nil) == (scaler == nil), "scaling statistics go with a config that has scaling")
         let json = try JSONEncoder().encode(config)
         let layers = config.widths.count - 1
         let snapshot = store.snapshot()
         return try store.write { batch in
-            var written: Set<String> = []
+            var written = Set(try scaler?.put(into: &batch, model: model) ?? [])
             batch.put(ModelKeys.config(model), try Tensor([UInt8](json), metadata: ["tensorlog.kind": "model-config"]), options: uncompressed)
             for (name, buffer, shape) in zip3(ModelKeys.parameters(model, layers: layers), params.buffers, params.shapes) {
                 try batch.put(name, Array(buffer), shape: shape, options: uncompressed)
@@ -150,9 +156,13 @@ final class LoadedModel {
     let config: ModelConfig
     let views: [TensorView]
     let owned: ParameterSet?
+    /// The stored feature scaling (nil for models trained without, and for models saved before scaling existed).
+    let scaler: FeatureScaler?
 
     init(snapshot: Snapshot, model: String) throws {
-        config = try Checkpoint.loadConfig(snapshot, model: model)
+        let config = try Checkpoint.loadConfig(snapshot, model: model)
+        self.config = config
+        scaler = try config.scaling.map { _ in try FeatureScaler.load(snapshot, model: model, width: config.inputs) }
         let names = ModelKeys.parameters(model, layers: config.widths.count - 1)
         var views: [TensorView] = []
         for name in names {

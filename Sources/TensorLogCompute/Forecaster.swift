@@ -10,12 +10,7 @@ import Musl
 /// window, then a linear head predicting the next row's target columns.
 public struct ForecasterSpec: Sendable, Equatable, Codable {
     /// How features are scaled before entering the network (statistics from the training part only).
-    public enum Scaling: String, Sendable, Codable, CaseIterable {
-        /// (x - mean) / standard deviation.
-        case standard
-        /// (x - min) / (max - min).
-        case minMax
-    }
+    public typealias Scaling = FeatureScaling
 
     /// Hidden sizes of the stacked LSTM layers (at least one).
     public var hidden: [Int]
@@ -369,9 +364,7 @@ public enum Forecaster {
 
         let net = LSTMNetwork(inputs: source.width, hidden: spec.hidden, outputs: targets.count, window: spec.window, capacity: batchSize)
         let state = OptimizerState(kind: optimizer.kind, shapes: net.params.shapes)
-        let shift = UnsafeMutableBufferPointer<Float>.allocate(capacity: source.width)
-        let scale = UnsafeMutableBufferPointer<Float>.allocate(capacity: source.width)
-        defer { shift.deallocate(); scale.deallocate() }
+        let scaler: FeatureScaler
         var config: ForecasterConfig
         let existing = resume && snapshot.contains(ModelKeys.config(saveAs))
         if existing {
@@ -388,7 +381,7 @@ public enum Forecaster {
             } else {
                 config.step = 0
             }
-            try loadScaling(snapshot, model: saveAs, shift: shift, scale: scale)
+            scaler = try FeatureScaler.load(snapshot, model: saveAs, width: source.width)
             // The series may have grown since: the split moves with it (scaling statistics stay those trained with).
             config.validationStart = validationStart(rows: source.rows, spec: spec)
             config.optimizer = optimizer
@@ -397,7 +390,7 @@ public enum Forecaster {
             config.rows = source.rows
         } else {
             let validationStart = validationStart(rows: source.rows, spec: spec)
-            try statistics(source, rows: validationStart, scaling: spec.scaling, shift: shift, scale: scale)
+            scaler = try statistics(source, rows: validationStart, scaling: spec.scaling)
             config = ForecasterConfig(
                 spec: spec, features: source.width, targets: targets, optimizer: optimizer, seed: seed, batchSize: batchSize,
                 epochsCompleted: 0, step: 0, series: series, rows: source.rows, validationStart: validationStart)
@@ -418,12 +411,11 @@ public enum Forecaster {
                 for k in 0..<spec.window {
                     let x = net.input(k) + b * source.width
                     try source.row(end - spec.window + k, into: x)
-                    for j in 0..<source.width { x[j] = (x[j] - shift[j]) / scale[j] }
+                    scaler.apply(x, rows: 1, into: x)
                 }
                 try source.row(end, into: rowBuffer)
-                for (o, column) in targets.enumerated() {
-                    targetBuffer[b * targets.count + o] = (rowBuffer[column] - shift[column]) / scale[column]
-                }
+                scaler.apply(rowBuffer, rows: 1, into: rowBuffer)
+                for (o, column) in targets.enumerated() { targetBuffer[b * targets.count + o] = rowBuffer[column] }
             }
         }
 
@@ -460,7 +452,7 @@ public enum Forecaster {
             memory.sample()
             config.step = step
             config.epochsCompleted = epoch + 1
-            let sequence = try save(store: store, model: saveAs, config: config, net: net, state: state, shift: shift, scale: scale)
+            let sequence = try save(store: store, model: saveAs, config: config, net: net, state: state, scaler: scaler)
             progress(ForecastEpochReport(
                 epoch: epoch + 1, loss: samples > 0 ? lossSum / Double(samples) : 0,
                 validationLoss: validationTargets.isEmpty ? nil : validationSum / Double(validationTargets.count),
@@ -468,7 +460,7 @@ public enum Forecaster {
                 peakRssAnonBytes: memory.peakRssAnonBytes, checkpointSequence: sequence))
         }
         if epochs == 0 && !existing {
-            try save(store: store, model: saveAs, config: config, net: net, state: state, shift: shift, scale: scale)
+            try save(store: store, model: saveAs, config: config, net: net, state: state, scaler: scaler)
         }
         return config
     }
@@ -478,8 +470,7 @@ public enum Forecaster {
     @discardableResult
     public static func predict(store: TensorStore, model: String, series: String, output: String, batchSize: Int = 256) throws -> Int {
         let snapshot = store.snapshot()
-        let (config, net, shift, scale) = try open(snapshot, model: model, batchSize: batchSize)
-        defer { shift.deallocate(); scale.deallocate() }
+        let (config, net, scaler) = try open(snapshot, model: model, batchSize: batchSize)
         let source = try SeriesSource(snapshot: snapshot, key: series)
         guard source.width == config.features else { throw ComputeError("model '\(model)' takes \(config.features) columns; '\(series)' has \(source.width)") }
         let window = config.spec.window
@@ -493,12 +484,12 @@ public enum Forecaster {
                 for k in 0..<window {
                     let x = net.input(k) + b * source.width
                     try source.row(start + b - window + k, into: x)
-                    for j in 0..<source.width { x[j] = (x[j] - shift[j]) / scale[j] }
+                    scaler.apply(x, rows: 1, into: x)
                 }
             }
             let y = net.forward(rows: count)
             for b in 0..<count {
-                for (o, column) in config.targets.enumerated() { out.append(y[b * config.targets.count + o] * scale[column] + shift[column]) }
+                for (o, column) in config.targets.enumerated() { out.append(scaler.unscale(y[b * config.targets.count + o], column: column)) }
             }
             start += count
         }
@@ -511,8 +502,7 @@ public enum Forecaster {
     /// (the model must predict every column). Returns unscaled rows.
     public static func forecast(store: TensorStore, model: String, series: String, steps: Int) throws -> [[Float]] {
         let snapshot = store.snapshot()
-        let (config, net, shift, scale) = try open(snapshot, model: model, batchSize: 1)
-        defer { shift.deallocate(); scale.deallocate() }
+        let (config, net, scaler) = try open(snapshot, model: model, batchSize: 1)
         guard config.targets == Array(0..<config.features) else { throw ComputeError("multi-step forecasts need a model of every column") }
         let source = try SeriesSource(snapshot: snapshot, key: series)
         let window = config.spec.window, width = config.features
@@ -522,7 +512,7 @@ public enum Forecaster {
             for k in 0..<window {
                 let x = buffer.baseAddress! + k * width
                 try source.row(source.rows - window + k, into: x)
-                for j in 0..<width { x[j] = (x[j] - shift[j]) / scale[j] }
+                scaler.apply(x, rows: 1, into: x)
             }
         }
         var result: [[Float]] = []
@@ -530,7 +520,7 @@ public enum Forecaster {
             for k in 0..<window { for j in 0..<width { net.input(k)[j] = history[k * width + j] } }
             let y = net.forward(rows: 1)
             let next = (0..<width).map { y[$0] }
-            result.append((0..<width).map { next[$0] * scale[$0] + shift[$0] })
+            result.append((0..<width).map { scaler.unscale(next[$0], column: $0) })
             history.removeFirst(width)
             history += next
         }
@@ -547,14 +537,11 @@ public enum Forecaster {
 
     // MARK: Storage
 
-    static func open(_ snapshot: Snapshot, model: String, batchSize: Int) throws -> (ForecasterConfig, LSTMNetwork, UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) {
+    static func open(_ snapshot: Snapshot, model: String, batchSize: Int) throws -> (ForecasterConfig, LSTMNetwork, FeatureScaler) {
         let config = try loadConfig(snapshot, model: model)
         let net = LSTMNetwork(inputs: config.features, hidden: config.spec.hidden, outputs: config.targets.count, window: config.spec.window, capacity: batchSize)
         try Checkpoint.load(snapshot, names: LSTMNetwork.names(layers: config.spec.hidden.count, prefix: "\(model)/"), into: net.params)
-        let shift = UnsafeMutableBufferPointer<Float>.allocate(capacity: config.features)
-        let scale = UnsafeMutableBufferPointer<Float>.allocate(capacity: config.features)
-        try loadScaling(snapshot, model: model, shift: shift, scale: scale)
-        return (config, net, shift, scale)
+        return (config, net, try FeatureScaler.load(snapshot, model: model, width: config.features))
     }
 
     static func loadConfig(_ snapshot: Snapshot, model: String) throws -> ForecasterConfig {
@@ -568,27 +555,17 @@ public enum Forecaster {
         }
     }
 
-    static func loadScaling(_ snapshot: Snapshot, model: String, shift: UnsafeMutableBufferPointer<Float>, scale: UnsafeMutableBufferPointer<Float>) throws {
-        for (key, buffer) in [("\(model)/scaling/shift", shift), ("\(model)/scaling/scale", scale)] {
-            let values = try snapshot.read(key).values(as: Float.self)
-            guard values.count == buffer.count else { throw ComputeError("\(key) has \(values.count) values; expected \(buffer.count)") }
-            _ = buffer.update(from: values)
-        }
-    }
-
     @discardableResult
     static func save(
         store: TensorStore, model: String, config: ForecasterConfig, net: LSTMNetwork, state: OptimizerState,
-        shift: UnsafeMutableBufferPointer<Float>, scale: UnsafeMutableBufferPointer<Float>
+        scaler: FeatureScaler
     ) throws -> UInt64 {
         let json = try JSONEncoder().encode(config)
         let layers = config.spec.hidden.count
         let snapshot = store.snapshot()
         return try store.write { batch in
-            var written: Set<String> = ["\(model)/scaling/shift", "\(model)/scaling/scale"]
             batch.put(ModelKeys.config(model), try Tensor([UInt8](json), metadata: ["tensorlog.kind": "forecaster-config"]), options: Checkpoint.uncompressed)
-            try batch.put("\(model)/scaling/shift", Array(shift), options: Checkpoint.uncompressed)
-            try batch.put("\(model)/scaling/scale", Array(scale), options: Checkpoint.uncompressed)
+            var written = Set(try scaler.put(into: &batch, model: model))
             var sets: [(String, ParameterSet)] = [("\(model)/", net.params)]
             for (prefix, slot) in zip(ModelKeys.optimizerState(model, kind: state.kind), state.slots) { sets.append((prefix, slot)) }
             for (prefix, set) in sets {
@@ -601,35 +578,16 @@ public enum Forecaster {
         }
     }
 
-    /// One streaming pass over rows 0..<rows: mean and standard deviation (Welford, in Double) or min and range.
-    static func statistics(_ source: SeriesSource, rows: Int, scaling: ForecasterSpec.Scaling, shift: UnsafeMutableBufferPointer<Float>, scale: UnsafeMutableBufferPointer<Float>) throws {
-        let width = source.width
-        let row = UnsafeMutablePointer<Float>.allocate(capacity: width)
+    /// One streaming pass over rows 0..<rows of the series: mean and standard deviation, or min and range.
+    static func statistics(_ source: SeriesSource, rows: Int, scaling: FeatureScaling) throws -> FeatureScaler {
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: source.width)
         defer { row.deallocate() }
-        var mean = [Double](repeating: 0, count: width), m2 = [Double](repeating: 0, count: width)
-        var low = [Float](repeating: .infinity, count: width), high = [Float](repeating: -.infinity, count: width)
+        var statistics = ScalingStatistics(width: source.width)
         for t in 0..<rows {
             try source.row(t, into: row)
-            for j in 0..<width {
-                let x = Double(row[j])
-                let delta = x - mean[j]
-                mean[j] += delta / Double(t + 1)
-                m2[j] += delta * (x - mean[j])
-                low[j] = min(low[j], row[j])
-                high[j] = max(high[j], row[j])
-            }
+            statistics.add(rows: 1, row)
         }
-        for j in 0..<width {
-            switch scaling {
-            case .standard:
-                let std = (m2[j] / Double(max(rows, 1))).squareRoot()
-                shift[j] = Float(mean[j])
-                scale[j] = std > 1e-12 ? Float(std) : 1
-            case .minMax:
-                shift[j] = low[j]
-                scale[j] = high[j] - low[j] > 0 ? high[j] - low[j] : 1
-            }
-        }
+        return statistics.scaler(scaling)
     }
 }
 

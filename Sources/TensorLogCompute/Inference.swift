@@ -23,6 +23,7 @@ public enum Inference {
     /// [N, classes] with `probabilities`), float32 predictions [N] (one target) or [N, K] for regression.
     ///
     /// Weights are read zero-copy from the mapped checkpoint; the data is streamed in stored order
+    /// (scaled with the model's stored statistics when it was trained with feature scaling)
     /// and predictions are written in pieces (a put, then appends), so memory stays flat.
     public static func predict(
         store: TensorStore, model: String, data: String, output: String, batchSize: Int = 4096, probabilities: Bool = false
@@ -41,6 +42,7 @@ public enum Inference {
         guard stream.width == config.inputs else {
             throw ComputeError("model '\(model)' takes \(config.inputs) features; '\(data)' has \(stream.width)")
         }
+        stream.scaler = loaded.scaler
         let workspace = Workspace(widths: config.widths, activation: config.spec.activation, capacity: batchSize, training: false)
         let classes = config.task == .classification && !probabilities
         let width = classes ? 1 : config.outputs
@@ -114,7 +116,8 @@ public struct EvaluationResult: Sendable {
 
 /// Scores stored models on stored labelled data.
 public enum Evaluation {
-    /// Streams `data` and `labels` through the model stored under `model` (weights zero-copy) and returns
+    /// Streams `data` and `labels` through the model stored under `model` (weights zero-copy; features scaled
+    /// with the model's stored statistics when it was trained with feature scaling) and returns
     /// accuracy and mean cross-entropy for classifiers, mean squared error for regressors.
     public static func evaluate(store: TensorStore, model: String, data: String, labels: String, batchSize: Int = 4096) throws -> EvaluationResult {
         let snapshot = store.snapshot()
@@ -124,6 +127,7 @@ public enum Evaluation {
         guard stream.width == config.inputs else {
             throw ComputeError("model '\(model)' takes \(config.inputs) features; '\(data)' has \(stream.width)")
         }
+        stream.scaler = loaded.scaler
         if config.task == .regression, stream.labelWidth != config.outputs {
             throw ComputeError("model '\(model)' predicts \(config.outputs) targets; '\(labels)' has \(stream.labelWidth)")
         }

@@ -61,6 +61,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var data: String
     /// Key of the labels trained on.
     public var labels: String
+    /// Feature scaling applied before the first layer (statistics in `<model>/scaling/shift` and `/scale`);
+    /// nil (absent from the JSON, as in models saved before scaling existed): the features are used as stored.
+    public var scaling: FeatureScaling?
 
     /// Layer widths from input to output.
     public var widths: [Int] { [inputs] + spec.hidden + [outputs] }

@@ -47,10 +47,14 @@ public enum Trainer {
     ///   when one exists; its model spec must equal `model`. Optimiser settings, batch size and seed come from the arguments.
     ///   Training n epochs and resuming for m more equals training n + m epochs in one call.
     /// - `shuffle`: `.batches` (default) keeps zero-copy batches for float32 uncompressed data.
+    /// - `scaling`: feature scaling (nil: none). Its statistics come from one streaming pass over `data`
+    ///   before the first epoch, are stored with the model (`<model>/scaling/`) and are applied by
+    ///   `Inference` and `Evaluation`; batches are then scaled copies. A resumed model keeps the statistics
+    ///   it was trained with, and `scaling` must equal the checkpoint's.
     /// - `progress`: called after each epoch's checkpoint is written.
     public static func train(
         store: TensorStore, data: String, labels: String, model: ModelSpec, optimizer: OptimizerSpec,
-        epochs: Int, batchSize: Int, seed: UInt64, shuffle: ShuffleMode = .batches, saveAs: String,
+        epochs: Int, batchSize: Int, seed: UInt64, shuffle: ShuffleMode = .batches, scaling: FeatureScaling? = nil, saveAs: String,
         resume: Bool = false, progress: (EpochReport) -> Void = { _ in }
     ) throws -> TrainingSummary {
         guard epochs >= 0 else { throw ComputeError("epochs must be >= 0") }
@@ -68,6 +72,7 @@ public enum Trainer {
         var config: ModelConfig
         let params: ParameterSet
         let state: OptimizerState
+        let scaler: FeatureScaler?
         let existing = resume && store.snapshot().contains(ModelKeys.config(saveAs))
         if existing {
             let current = store.snapshot()
@@ -82,6 +87,11 @@ public enum Trainer {
                 let classes = try classCount(snapshot, labels: labels)
                 guard classes <= config.outputs else { throw ComputeError("labels reach class \(classes - 1); model has \(config.outputs) classes") }
             }
+            guard config.scaling == scaling else {
+                throw ComputeError(
+                    "checkpoint '\(saveAs)' was trained with \(config.scaling?.rawValue ?? "no") feature scaling; asked to resume with \(scaling?.rawValue ?? "none")")
+            }
+            scaler = try config.scaling.map { _ in try FeatureScaler.load(current, model: saveAs, width: config.inputs) }
             params = ParameterSet(widths: config.widths)
             try Checkpoint.load(current, names: ModelKeys.parameters(saveAs, layers: config.widths.count - 1), into: params)
             state = OptimizerState(kind: optimizer.kind, widths: config.widths)
@@ -100,13 +110,15 @@ public enum Trainer {
             guard outputs > 0 else { throw ComputeError("no classes in '\(labels)'") }
             config = ModelConfig(
                 spec: model, task: resolvedTask, inputs: stream.width, outputs: outputs, optimizer: optimizer, seed: seed,
-                batchSize: batchSize, epochsCompleted: 0, step: 0, data: data, labels: labels)
+                batchSize: batchSize, epochsCompleted: 0, step: 0, data: data, labels: labels, scaling: scaling)
+            scaler = try scaling.map { try FeatureScaler.fit(snapshot: snapshot, features: data, scaling: $0) }
             params = ParameterSet(widths: config.widths)
             var rng = Xoshiro256(seed: seed, stream: UInt64.max)
             params.initialize(config: config, rng: &rng)
             state = OptimizerState(kind: optimizer.kind, widths: config.widths)
         }
 
+        stream.scaler = scaler
         let workspace = Workspace(widths: config.widths, activation: model.activation, capacity: batchSize, training: true)
         let gradients = ParameterSet(widths: config.widths)
         let layers = config.widths.count - 1
@@ -138,7 +150,7 @@ public enum Trainer {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             config.step = step
             config.epochsCompleted = epoch + 1
-            let sequence = try Checkpoint.save(store: store, model: saveAs, config: config, params: params, optimizer: state)
+            let sequence = try Checkpoint.save(store: store, model: saveAs, config: config, params: params, scaler: scaler, optimizer: state)
             stream.memory.sample()
             let report = EpochReport(
                 epoch: epoch + 1, loss: samples > 0 ? lossSum / Double(samples) : 0, samples: samples, seconds: seconds,
@@ -149,7 +161,7 @@ public enum Trainer {
             progress(report)
         }
         if epochs == 0 && !existing {
-            try Checkpoint.save(store: store, model: saveAs, config: config, params: params, optimizer: state)
+            try Checkpoint.save(store: store, model: saveAs, config: config, params: params, scaler: scaler, optimizer: state)
         }
         return TrainingSummary(model: saveAs, config: config, epochs: reports)
     }

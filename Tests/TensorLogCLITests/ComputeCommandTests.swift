@@ -107,6 +107,58 @@ struct ComputeCommandTests {
         #expect(a.replacingOccurrences(of: "\"a\"", with: "\"b\"") == b)
     }
 
+    @Test("train --scaling stores the statistics with the model and infer and eval apply them; --resume keeps the scaling")
+    func scaling() throws {
+        let directory = TemporaryDirectory()
+        try makeComputeFixture(directory)
+        let store = directory.store
+        // Features as uint8 pixels 0...255, as a user's raw images would be.
+        let writer = try TensorStore.open(at: store, options: smallStoreOptions())
+        let x = try writer.snapshot().read("x").values(as: Float.self)
+        let pixels = x.map { UInt8(($0 + 1) * 127.5) }
+        try writer.put("px", pixels, shape: [600, 4])
+        try writer.close()
+        let common = ["train", store, "--data", "px", "--labels", "y", "--model", "softmax", "--lr", "0.05", "--batch-size", "32", "--seed", "1"]
+        let trained = try succeed(common + ["--epochs", "20", "--scaling", "standard", "--save", "s"])
+        #expect(trained.stdout.contains("saved softmax 4-3 (classification, standard scaling) as 's' after epoch 20"), "\(trained.stdout)")
+        let json = try #require(try succeed(common + ["--epochs", "1", "--scaling", "min-max", "--save", "mm", "--json"]).json() as? [String: Any])
+        #expect(json["scaling"] as? String == "min-max")
+        let plain = try #require(try succeed(common + ["--epochs", "1", "--save", "plain", "--json"]).json() as? [String: Any])
+        #expect(plain["scaling"] as? String == "none")
+
+        let evaluated = try #require(try succeed("eval", store, "--model", "s", "--data", "px", "--labels", "y", "--json").json() as? [String: Any])
+        let accuracy = try #require(evaluated["accuracy"] as? Double)
+        #expect(accuracy > 0.9, "accuracy \(accuracy)")
+        try succeed("infer", store, "--model", "s", "--data", "px", "--output", "logits", "--probabilities")
+
+        // The stored statistics are those of the pixels, and the probabilities are softmax((x - shift) / scale . W + b).
+        let reader = try TensorStore.open(at: store, options: { var o = smallStoreOptions(); o.readOnly = true; return o }())
+        let snapshot = reader.snapshot()
+        let shift = try snapshot.read("s/scaling/shift").values(as: Float.self), scale = try snapshot.read("s/scaling/scale").values(as: Float.self)
+        let w = try snapshot.read("s/layer0/weight").values(as: Float.self), b = try snapshot.read("s/layer0/bias").values(as: Float.self)
+        let probabilities = try snapshot.read("logits").values(as: Float.self)
+        var worst: Float = 0
+        for j in 0..<4 {
+            let column = (0..<600).map { Double(pixels[$0 * 4 + j]) }
+            let mean = column.reduce(0, +) / 600
+            let std = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 600).squareRoot()
+            #expect(abs(Double(shift[j]) - mean) < 1e-4 && abs(Double(scale[j]) - std) < 1e-4, "column \(j)")
+        }
+        for row in 0..<600 {
+            let scaled = (0..<4).map { (Float(pixels[row * 4 + $0]) - shift[$0]) / scale[$0] }
+            let logits = (0..<3).map { c in (0..<4).reduce(b[c]) { $0 + scaled[$1] * w[$1 * 3 + c] } }
+            let top = logits.max()!
+            let exps = logits.map { expf($0 - top) }
+            for c in 0..<3 { worst = max(worst, abs(exps[c] / exps.reduce(0, +) - probabilities[row * 3 + c])) }
+        }
+        #expect(worst < 1e-4, "largest probability difference \(worst)")
+        try reader.close()
+
+        try expectRefused(common + ["--epochs", "1", "--scaling", "min-max", "--save", "s", "--resume"], store: store, mentioning: ["scaling"])
+        let resumed = try succeed(common + ["--epochs", "1", "--scaling", "standard", "--save", "s", "--resume"])
+        #expect(resumed.stdout.contains("standard scaling) as 's' after epoch 21"), "\(resumed.stdout)")
+    }
+
     @Test("linear regression: eval prints the mean squared error, --json has mse and no accuracy")
     func regression() throws {
         let directory = TemporaryDirectory()
@@ -191,6 +243,9 @@ struct ComputeCommandTests {
         try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--horizon", "3", "--save", "n"],
                       store: store, status: 64, mentioning: ["--horizon"])
         try expectRefused(["train", store, "--model", "mlp", "--data", "x", "--save", "n"], store: store, status: 64, mentioning: ["--labels"])
+        try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--scaling", "none", "--save", "n"],
+                      store: store, status: 64, mentioning: ["--scaling"])
+        try expectRefused(base + ["--model", "mlp", "--scaling", "z-score"], store: store, status: 64, mentioning: ["z-score"])
         try expectRefused(["infer", store, "--model", "m", "--output", "o"], store: store, status: 64, mentioning: ["--data"])
         try expectRefused(["eval", store, "--model", "m", "--data", "x"], store: store, status: 64, mentioning: ["--labels"])
         // Failures (2).

@@ -46,8 +46,16 @@ struct Train: ParsableCommand {
     }
 
     enum ScalingChoice: String, ExpressibleByArgument, CaseIterable {
-        case standard
+        case none, standard
         case minMax = "min-max"
+
+        var featureScaling: FeatureScaling? {
+            switch self {
+            case .none: nil
+            case .standard: .standard
+            case .minMax: .minMax
+            }
+        }
     }
 
     @OptionGroup var target: StoreArgument
@@ -81,8 +89,10 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("lstm: columns to predict, comma-separated (default: all).", valueName: "columns")) var targetColumns: String?
     @Option(help: ArgumentHelp("lstm: fraction of the series, at its end, held out for validation.", valueName: "fraction"))
     var validationFraction = 0.2
-    @Option(help: ArgumentHelp("lstm: feature scaling, standard or min-max (statistics of the training part).", valueName: "name"))
-    var scaling: ScalingChoice = .standard
+    @Option(help: ArgumentHelp(
+        "Feature scaling: none, standard ((x - mean) / std) or min-max, with statistics of the training data stored with the model and applied by infer and eval (default: none; lstm: standard, of the training part).",
+        valueName: "name"))
+    var scaling: ScalingChoice?
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -106,6 +116,7 @@ struct Train: ParsableCommand {
             }
             guard shuffle == .batches else { throw ValidationError("--shuffle is for --model linear, softmax and mlp (the forecaster shuffles runs of windows)") }
             guard (0..<1).contains(validationFraction) else { throw ValidationError("--validation-fraction must be in [0, 1)") }
+            guard scaling != ScalingChoice.none else { throw ValidationError("--scaling none is for --model linear, softmax and mlp: the forecaster scales (standard or min-max)") }
             _ = try columns()
         } else {
             guard series == nil else { throw ValidationError("--series is for --model lstm; use --data and --labels") }
@@ -147,7 +158,8 @@ struct Train: ParsableCommand {
         let summary = try computing {
             try Trainer.train(
                 store: store, data: data!, labels: labels!, model: spec, optimizer: optimizerSpec, epochs: epochs,
-                batchSize: batchSize, seed: seed, shuffle: ShuffleMode(rawValue: shuffle.rawValue)!, saveAs: save, resume: resume
+                batchSize: batchSize, seed: seed, shuffle: ShuffleMode(rawValue: shuffle.rawValue)!, scaling: scaling?.featureScaling,
+                saveAs: save, resume: resume
             ) { report in
                 if output.json {
                     epochsJSON.append(.object([
@@ -169,11 +181,13 @@ struct Train: ParsableCommand {
         if output.json {
             printJSON(.object([
                 ("model", .string(save)), ("kind", .string(config.spec.kind.rawValue)), ("task", .string(config.task.rawValue)),
-                ("widths", .ints(config.widths)), ("epochs_completed", .int(config.epochsCompleted)),
+                ("widths", .ints(config.widths)), ("scaling", .string(Self.scalingName(config.scaling))),
+                ("epochs_completed", .int(config.epochsCompleted)),
                 ("parameters", .int(Self.parameterCount(config.widths))), ("epochs", .array(epochsJSON)),
             ]))
         } else {
-            print("saved \(config.spec.kind.rawValue) \(shape) (\(config.task.rawValue)) as '\(save)' after epoch \(config.epochsCompleted)")
+            let scaled = config.scaling.map { ", \(Self.scalingName($0)) scaling" } ?? ""
+            print("saved \(config.spec.kind.rawValue) \(shape) (\(config.task.rawValue)\(scaled)) as '\(save)' after epoch \(config.epochsCompleted)")
         }
     }
 
@@ -182,7 +196,7 @@ struct Train: ParsableCommand {
         if let layers, widths.count == 1 { widths = Array(repeating: widths[0], count: layers) }
         let spec = ForecasterSpec(
             hidden: widths, window: window!, targetColumns: try columns(),
-            scaling: scaling == .standard ? .standard : .minMax, validationFraction: validationFraction)
+            scaling: scaling?.featureScaling ?? .standard, validationFraction: validationFraction)
         var epochsJSON: [JSON] = []
         let config = try computing {
             try Forecaster.train(
@@ -225,6 +239,15 @@ struct Train: ParsableCommand {
         line += ", " + String(format: "%.0f", samplesPerSecond) + " samples/s, peak RssAnon " + formatBytes(peak)
         line += ", " + String(format: "%.2f s", seconds)
         return line
+    }
+
+    /// `none`, `standard`, `min-max`: as --scaling spells it.
+    static func scalingName(_ scaling: FeatureScaling?) -> String {
+        switch scaling {
+        case nil: ScalingChoice.none.rawValue
+        case .standard: ScalingChoice.standard.rawValue
+        case .minMax: ScalingChoice.minMax.rawValue
+        }
     }
 
     static func parameterCount(_ widths: [Int]) -> Int {
