@@ -109,20 +109,14 @@ final class ParameterSet {
     func weight(_ layer: Int) -> UnsafeMutableBufferPointer<Float> { buffers[2 * layer] }
     func bias(_ layer: Int) -> UnsafeMutableBufferPointer<Float> { buffers[2 * layer + 1] }
 
-    /// He (ReLU hidden layers) or Xavier/Glorot (tanh and output layers) initialisation; zero biases.
+    /// Glorot (Xavier) uniform weights in ±sqrt(6 / (fan_in + fan_out)) for every layer, as scikit-learn's
+    /// MLPClassifier and MLPRegressor initialise relu, tanh and identity networks; zero biases.
     func initialize(config: ModelConfig, rng: inout Xoshiro256) {
         let widths = config.widths
         for l in 0..<widths.count - 1 {
-            let fanIn = widths[l], fanOut = widths[l + 1]
+            let limit = (6 / Float(widths[l] + widths[l + 1])).squareRoot()
             let w = weight(l)
-            let isHidden = l < widths.count - 2
-            if isHidden && config.spec.activation == .relu {
-                let std = (2 / Float(fanIn)).squareRoot()
-                for i in 0..<w.count { w[i] = rng.nextNormal() * std }
-            } else {
-                let limit = (6 / Float(fanIn + fanOut)).squareRoot()
-                for i in 0..<w.count { w[i] = (rng.nextUniform() * 2 - 1) * limit }
-            }
+            for i in 0..<w.count { w[i] = (rng.nextUniform() * 2 - 1) * limit }
             bias(l).update(repeating: 0)
         }
     }
