@@ -10,7 +10,10 @@ import PackageDescription
 //   TensorLogInterop       numpy .npy and .safetensors parsing and writing (untrusted bytes)
 //   COpenBLAS              CBLAS from OpenBLAS through pkg-config
 //   TensorLogCompute       training and inference kernels run against mapped blocks
-//   tensorlog              the command line (dump, stat, import/export, verify, compact, train, infer)
+//   TensorLogAPI           the JSON bodies of the HTTP API, shared by server and client (no dependencies)
+//   TensorLogServer        the store over HTTP (Hummingbird): tensors, row appends, training jobs, inference
+//   TensorLogClient        a Swift client of that server (AsyncHTTPClient)
+//   tensorlog              the command line (dump, stat, import/export, verify, compact, train, infer, serve)
 let package = Package(
     name: "TensorLog",
     products: [
@@ -19,10 +22,18 @@ let package = Package(
         .library(name: "TensorLogCompression", targets: ["TensorLogCompression"]),
         .library(name: "TensorLogInterop", targets: ["TensorLogInterop"]),
         .library(name: "TensorLogCompute", targets: ["TensorLogCompute"]),
+        .library(name: "TensorLogServer", targets: ["TensorLogServer"]),
+        .library(name: "TensorLogClient", targets: ["TensorLogClient"]),
+        .library(name: "TensorLogAPI", targets: ["TensorLogAPI"]),
         .executable(name: "tensorlog", targets: ["tensorlog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -44,11 +55,35 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "TensorLogCompute", dependencies: ["TensorLog", "COpenBLAS"]),
+        .target(name: "TensorLogAPI"),
+        .target(name: "TensorLogCompute", dependencies: ["TensorLog", "TensorLogAPI", "COpenBLAS"]),
+        .target(
+            name: "TensorLogServer",
+            dependencies: [
+                "TensorLog", "TensorLogInterop", "TensorLogCompute", "TensorLogAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
+            name: "TensorLogClient",
+            dependencies: [
+                "TensorLogAPI", "TensorLogInterop",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "tensorlog",
             dependencies: [
-                "TensorLog", "TensorLogInterop", "TensorLogCompute",
+                "TensorLog", "TensorLogInterop", "TensorLogCompute", "TensorLogAPI", "TensorLogServer", "TensorLogClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +98,15 @@ let package = Package(
         .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute"]),
         .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop", "TensorLogTestSupport"]),
+        .testTarget(
+            name: "TensorLogServerTests",
+            dependencies: [
+                "TensorLog", "TensorLogAPI", "TensorLogInterop", "TensorLogServer", "TensorLogClient", "TensorLogTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "TensorLogTests", dependencies: ["TensorLog", "TensorLogSystem", "TensorLogTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -349,7 +349,8 @@ public enum Forecaster {
     /// (keeping its scaling statistics and split).
     public static func train(
         store: TensorStore, series: String, spec: ForecasterSpec, optimizer: OptimizerSpec, epochs: Int, batchSize: Int,
-        seed: UInt64, saveAs: String, resume: Bool = false, progress: (ForecastEpochReport) -> Void = { _ in }
+        seed: UInt64, saveAs: String, resume: Bool = false, control: TrainingControl? = nil,
+        progress: (ForecastEpochReport) -> Void = { _ in }
     ) throws -> ForecasterConfig {
         guard !spec.hidden.isEmpty, spec.hidden.allSatisfy({ $0 > 0 }), spec.window > 0, batchSize > 0 else {
             throw ComputeError("forecaster needs at least one positive hidden size, a positive window and batch size")
@@ -431,6 +432,7 @@ public enum Forecaster {
             var step = config.step
             let begin = clock.now
             for start in starts {
+                try control?.check(epochsCompleted: epoch)
                 let ends = trainTargets[start..<min(start + batchSize, trainTargets.count)]
                 try gather(ends)
                 net.forward(rows: ends.count)

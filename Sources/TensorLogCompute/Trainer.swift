@@ -51,11 +51,13 @@ public enum Trainer {
     ///   before the first epoch, are stored with the model (`<model>/scaling/`) and are applied by
     ///   `Inference` and `Evaluation`; batches are then scaled copies. A resumed model keeps the statistics
     ///   it was trained with, and `scaling` must equal the checkpoint's.
+    /// - `control`: checked before every batch; a requested stop throws `TrainingStopped`, leaving
+    ///   the last epoch's checkpoint.
     /// - `progress`: called after each epoch's checkpoint is written.
     public static func train(
         store: TensorStore, data: String, labels: String, model: ModelSpec, optimizer: OptimizerSpec,
         epochs: Int, batchSize: Int, seed: UInt64, shuffle: ShuffleMode = .batches, scaling: FeatureScaling? = nil, saveAs: String,
-        resume: Bool = false, progress: (EpochReport) -> Void = { _ in }
+        resume: Bool = false, control: TrainingControl? = nil, progress: (EpochReport) -> Void = { _ in }
     ) throws -> TrainingSummary {
         guard epochs >= 0 else { throw ComputeError("epochs must be >= 0") }
         guard model.hidden.allSatisfy({ $0 > 0 }) else { throw ComputeError("hidden layer widths must be positive") }
@@ -137,6 +139,7 @@ public enum Trainer {
             var step = config.step
             let start = clock.now
             try stream.forEachBatch(epoch: epoch, seed: seed, shuffle: shuffle) { batch in
+                try control?.check(epochsCompleted: epoch)
                 workspace.forward(input: batch.features.baseAddress!, rows: batch.rows, weights: weights, biases: biases)
                 let loss = workspace.loss(
                     task: resolvedTask, rows: batch.rows, classes: batch.classes?.baseAddress, targets: batch.targets?.baseAddress, gradient: true)

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import TensorLog
+import TensorLogAPI
+import TensorLogCompute
+
+/// Training jobs and inference, run next to the data.
+extension TensorLogServer {
+    func addComputeRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/v1/jobs") { request, _ in
+            let training = try await self.decode(TrainingRequest.self, from: request)
+            try training.validate()
+            let snapshot = self.store.snapshot()
+            for key in [training.data, training.labels, training.series].compactMap({ $0 }) where !snapshot.contains(key) {
+                throw APIError.notFound("no tensor '\(key)' in the store")
+            }
+            let store = self.store
+            let status = try self.jobs.start(kind: training.model.rawValue, request: training) { control, report in
+                let outcome = try training.run(store: store, control: control, progress: report)
+                return ["model": training.save, "epochs_completed": String(outcome.epochsCompleted)]
+            }
+            return try jsonResponse(status, status: .accepted)
+        }
+        router.get("/v1/jobs") { _, _ in
+            try jsonResponse(JobList(jobs: self.jobs.list()))
+        }
+        router.get("/v1/jobs/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let status = self.jobs.status(id) else { throw APIError.notFound("no job '\(id)'") }
+            return try jsonResponse(status)
+        }
+        router.delete("/v1/jobs/:id") { _, context in
+            try jsonResponse(try self.jobs.cancel(try context.parameters.require("id")), status: .accepted)
+        }
+        router.get("/v1/jobs/:id/events") { _, context in
+            let events = try self.jobs.follow(try context.parameters.require("id"))
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-ndjson"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                for await event in events {
+                    var line = try APIJSON.encoder.encode(event.line)
+                    line.append(UInt8(ascii: "\n"))
+                    try await writer.write(ByteBuffer(bytes: line))
+                }
+                try await writer.finish(nil)
+            })
+        }
+        router.post("/v1/infer") { request, _ in
+            let body = try await self.decode(InferRequest.self, from: request)
+            return try jsonResponse(try await runBlocking { try self.infer(body) })
+        }
+        router.post("/v1/eval") { request, _ in
+            let body = try await self.decode(EvalRequest.self, from: request)
+            return try jsonResponse(try await runBlocking { try self.evaluate(body) })
+        }
+        router.post("/v1/forecast") { request, _ in
+            let body = try await self.decode(ForecastRequest.self, from: request)
+            guard (1...10_000).contains(body.steps) else { throw APIError.invalid("steps must be from 1 to 10000, got \(body.steps)") }
+            let predictions = try await runBlocking {
+                try Forecaster.forecast(store: self.store, model: body.model, series: body.series, steps: body.steps)
+            }
+            return try jsonResponse(ForecastResult(model: body.model, series: body.series, predictions: predictions))
+        }
+    }
+
+    /// A JSON body of at most `maxJSONBytes`.
+    func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let body = try await request.body.collect(upTo: configuration.maxJSONBytes)
+        return try APIJSON.decoder.decode(type, from: Data(buffer: body))
+    }
+
+    func infer(_ body: InferRequest) throws -> InferResult {
+        let batchSize = body.batchSize ?? 4096
+        guard batchSize > 0 else { throw APIError.invalid("batch_size must be positive") }
+        guard (body.data == nil) != (body.series == nil) else { throw APIError.invalid("give exactly one of data and series") }
+        let kind = try StoredModel.kind(store.snapshot(), model: body.model)
+        let rows: Int, seconds: Double
+        if kind == "lstm" {
+            guard let series = body.series else { throw APIError.invalid("'\(body.model)' is an lstm forecaster: give series, not data") }
+            guard body.probabilities != true else { throw APIError.invalid("probabilities is for classifiers; '\(body.model)' is an lstm forecaster") }
+            let clock = ContinuousClock()
+            let start = clock.now
+            rows = try Forecaster.predict(store: store, model: body.model, series: series, output: body.output, batchSize: min(batchSize, 1024))
+            seconds = (clock.now - start) / .seconds(1)
+        } else {
+            guard let data = body.data else { throw APIError.invalid("'\(body.model)' is a \(kind) model: give data, not series") }
+            let summary = try Inference.predict(
+                store: store, model: body.model, data: data, output: body.output, batchSize: batchSize, probabilities: body.probabilities ?? false)
+            rows = summary.rows
+            seconds = summary.seconds
+        }
+        if case .everyWrite = configuration.durability { try store.sync() }
+        let info = try store.snapshot().info(body.output)
+        return InferResult(
+            model: body.model, output: body.output, rows: rows, dtype: info.dtype.name, shape: info.shape, seconds: seconds,
+            rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0)
+    }
+
+    func evaluate(_ body: EvalRequest) throws -> EvalResult {
+        let batchSize = body.batchSize ?? 4096
+        guard batchSize > 0 else { throw APIError.invalid("batch_size must be positive") }
+        let kind = try StoredModel.kind(store.snapshot(), model: body.model)
+        guard kind != "lstm" else {
+            throw APIError.invalid("'\(body.model)' is an lstm forecaster: eval scores classifiers and regressors")
+        }
+        let result = try Evaluation.evaluate(store: store, model: body.model, data: body.data, labels: body.labels, batchSize: batchSize)
+        return EvalResult(
+            model: body.model, task: result.task.rawValue, rows: result.rows, accuracy: result.accuracy, loss: result.crossEntropy,
+            mse: result.meanSquaredError)
+    }
+}
