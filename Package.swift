@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "TensorLogClient",
             dependencies: [
-                "TensorLogAPI", "TensorLogInterop",
+                "TensorLogAPI", "TensorLogFormat", "TensorLogInterop",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "TensorLog", "TensorLogAPI", "TensorLogInterop", "TensorLogServer", "TensorLogClient", "TensorLogTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
