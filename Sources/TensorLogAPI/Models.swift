@@ -59,13 +59,18 @@ public struct VersionSummary: Codable, Sendable {
     public var dtype: String?
     public var shape: [Int]
     public var blocks: Int
+    /// Where the version's first record is: segment id and byte offset.
+    public var segment: UInt64
+    public var offset: UInt64
 
-    public init(sequence: UInt64, deleted: Bool, dtype: String? = nil, shape: [Int], blocks: Int) {
+    public init(sequence: UInt64, deleted: Bool, dtype: String? = nil, shape: [Int], blocks: Int, segment: UInt64, offset: UInt64) {
         self.sequence = sequence
         self.deleted = deleted
         self.dtype = dtype
         self.shape = shape
         self.blocks = blocks
+        self.segment = segment
+        self.offset = offset
     }
 }
 

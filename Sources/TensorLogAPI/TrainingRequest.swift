@@ -89,9 +89,9 @@ public struct TrainingRequest: Codable, Sendable, Equatable {
         if let hidden { guard !hidden.isEmpty, hidden.allSatisfy({ $0 >= 1 }) else { throw fail("\(name("hidden")) widths must be at least 1") } }
         guard !save.isEmpty else { throw fail("\(name("save")) is empty") }
         if model == .lstm {
-            guard series != nil else { throw fail("model lstm needs \(name("series"))") }
-            guard data == nil, labels == nil else { throw fail("model lstm takes \(name("series")), not \(name("data"))/\(name("labels"))") }
-            guard let window else { throw fail("model lstm needs \(name("window"))") }
+            guard series != nil else { throw fail("\(name("model")) lstm needs \(name("series"))") }
+            guard data == nil, labels == nil else { throw fail("\(name("model")) lstm takes \(name("series")), not \(name("data"))/\(name("labels"))") }
+            guard let window else { throw fail("\(name("model")) lstm needs \(name("window"))") }
             guard window > 0 else { throw fail("\(name("window")) must be positive") }
             let horizon = horizon ?? 1
             guard horizon == 1 else {
@@ -103,21 +103,21 @@ public struct TrainingRequest: Codable, Sendable, Equatable {
                 guard widths == 1 || widths == layers else { throw fail("\(name("hidden")) has \(widths) widths but \(name("layers")) is \(layers)") }
             }
             guard shuffle == nil || shuffle == .batches else {
-                throw fail("\(name("shuffle")) is for models linear, softmax and mlp (the forecaster shuffles runs of windows)")
+                throw fail("\(name("shuffle")) is for \(name("model")) linear, softmax and mlp (the forecaster shuffles runs of windows)")
             }
             guard (0..<1).contains(validationFraction ?? 0.2) else { throw fail("\(name("validation_fraction")) must be in [0, 1)") }
             guard scaling != Scaling.none else {
-                throw fail("\(name("scaling")) none is for models linear, softmax and mlp: the forecaster scales (standard or min-max)")
+                throw fail("\(name("scaling")) none is for \(name("model")) linear, softmax and mlp: the forecaster scales (standard or min-max)")
             }
             if let targetColumns { guard targetColumns.allSatisfy({ $0 >= 0 }) else { throw fail("\(name("target_columns")) must be at least 0") } }
         } else {
-            guard series == nil else { throw fail("\(name("series")) is for model lstm; use \(name("data")) and \(name("labels"))") }
-            guard data != nil, labels != nil else { throw fail("model \(model.rawValue) needs \(name("data")) and \(name("labels"))") }
+            guard series == nil else { throw fail("\(name("series")) is for \(name("model")) lstm; use \(name("data")) and \(name("labels"))") }
+            guard data != nil, labels != nil else { throw fail("\(name("model")) \(model.rawValue) needs \(name("data")) and \(name("labels"))") }
             for (option, given) in [("window", window != nil), ("layers", layers != nil), ("target_columns", targetColumns != nil),
                                     ("horizon", horizon != nil), ("validation_fraction", validationFraction != nil)] where given {
-                throw fail("\(name(option)) is for model lstm")
+                throw fail("\(name(option)) is for \(name("model")) lstm")
             }
-            if model != .mlp, hidden != nil { throw fail("\(name("hidden")) is for model mlp or lstm") }
+            if model != .mlp, hidden != nil { throw fail("\(name("hidden")) is for \(name("model")) mlp or lstm") }
         }
     }
 }

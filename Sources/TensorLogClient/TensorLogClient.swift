@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import TensorLogAPI
+import TensorLogFormat
 import TensorLogInterop
 
 /// A tensor fetched from a server: its description, metadata and bytes (little-endian, row-major).
@@ -101,26 +102,34 @@ public final class TensorLogClient: Sendable {
         var query = [("format", format)]
         if let rows { query.append(("rows", "\(rows.lowerBound):\(rows.upperBound)")) }
         let response = try await send(.GET, "/v1/tensors/" + Self.encode(key), query: query)
-        let temporary = path + ".part-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
-            throw RemoteError(status: 0, code: "io_error", message: "cannot create \(temporary)")
-        }
-        var written = 0
-        do {
+        return try await writeAtomically(path) { handle in
+            var written = 0
             for try await buffer in response.body {
                 try handle.write(contentsOf: Data(buffer.readableBytesView))
                 written += buffer.readableBytes
             }
+            return written
+        }
+    }
+
+    /// Writes a file under a temporary name beside `path` and renames it over `path` once `body` succeeds.
+    private func writeAtomically(_ path: String, _ body: (FileHandle) async throws -> Int) async throws -> Int {
+        let temporary = path + ".part-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw RemoteError(status: 0, code: "io_error", message: "cannot create \(temporary)")
+        }
+        do {
+            let written = try await body(handle)
             try handle.synchronize()
             try handle.close()
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            return written
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(atPath: temporary)
             throw error
         }
-        return written
     }
 
     /// Stores a tensor as a new version of `key`.
@@ -134,6 +143,59 @@ public final class TensorLogClient: Sendable {
     @discardableResult
     public func put(_ key: String, file path: String, name: String? = nil, compression: String? = nil) async throws -> WriteResult {
         try await upload(.PUT, "/v1/tensors/" + Self.encode(key), body: try Self.fileBody(path), compression: compression, name: name)
+    }
+
+    /// Stores one tensor whose data is bytes `dataRange` of the file at `path` (a tensor inside a
+    /// .npy or .safetensors file), streamed from disk behind a header made here.
+    @discardableResult
+    public func put(
+        _ key: String, file path: String, dataRange: Range<Int>, description: TensorDescription, metadata: [String: String] = [:],
+        compression: String? = nil
+    ) async throws -> WriteResult {
+        let header = try SafeTensors.header(for: [("tensor", description)], metadata: metadata).header
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RemoteError(status: 0, code: "io_error", message: "cannot open \(path)")
+        }
+        try handle.seek(toOffset: UInt64(dataRange.lowerBound))
+        let body = FileChunks(handle: handle, prefix: header, remaining: dataRange.count)
+        return try await upload(
+            .PUT, "/v1/tensors/" + Self.encode(key), body: .stream(body, length: .known(Int64(header.count + dataRange.count))),
+            compression: compression)
+    }
+
+    /// Streams several tensors into one `.safetensors` file at `path`, named `names` (default: their keys),
+    /// with `metadata` as its `__metadata__`. Returns the bytes written.
+    @discardableResult
+    public func downloadSafetensors(_ keys: [String], names: [String]? = nil, metadata: [String: String] = [:], to path: String) async throws -> Int {
+        var described: [(name: String, description: TensorDescription)] = []
+        for (index, key) in keys.enumerated() {
+            let info = try await info(key)
+            guard let dtype = DType(name: info.dtype) else {
+                throw RemoteError(status: 0, code: "bad_response", message: "unknown dtype '\(info.dtype)' of '\(key)'")
+            }
+            described.append((names?[index] ?? key, TensorDescription(dtype: dtype, shape: info.shape)))
+        }
+        let (header, ranges) = try SafeTensors.header(for: described, metadata: metadata)
+        return try await writeAtomically(path) { handle in
+            try handle.write(contentsOf: Data(header))
+            var written = header.count
+            for (index, key) in keys.enumerated() {
+                // Each tensor as .npy; everything after the .npy header is the data.
+                let response = try await send(.GET, "/v1/tensors/" + Self.encode(key), query: [("format", "npy")])
+                var skipper = NPYHeaderSkipper()
+                var data = 0
+                for try await buffer in response.body {
+                    let payload = try skipper.payload(of: Array(buffer.readableBytesView))
+                    try handle.write(contentsOf: Data(payload))
+                    data += payload.count
+                }
+                guard data == ranges[index].count else {
+                    throw RemoteError(status: 0, code: "bad_response", message: "'\(key)' changed during the export (\(data) bytes, expected \(ranges[index].count))")
+                }
+                written += data
+            }
+            return written
+        }
     }
 
     /// Appends rows (a tensor of rank >= 1) to `key`, which starts as those rows if it does not exist.
@@ -281,22 +343,61 @@ struct JobEventLine: Decodable {
     let job: JobStatus?
 }
 
-/// A file's bytes as 1 MiB `ByteBuffer`s.
+/// `prefix`, then a file's bytes from its current offset (up to `remaining`, or to its end), as 1 MiB `ByteBuffer`s.
 struct FileChunks: AsyncSequence, @unchecked Sendable {
     typealias Element = ByteBuffer
     let handle: FileHandle
+    var prefix: [UInt8] = []
+    /// Bytes still to send; nil: to the end of the file.
+    var remaining: Int?
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle
+        var prefix: [UInt8]
+        var remaining: Int?
 
         mutating func next() async throws -> ByteBuffer? {
-            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else {
+            if !prefix.isEmpty {
+                defer { prefix = [] }
+                return ByteBuffer(bytes: prefix)
+            }
+            let wanted = Swift.min(1 << 20, remaining ?? Int.max)
+            guard wanted > 0, let data = try handle.read(upToCount: wanted), !data.isEmpty else {
                 try? handle.close()
+                if let remaining, remaining > 0 {
+                    throw RemoteError(status: 0, code: "io_error", message: "the file ended \(remaining) bytes early")
+                }
                 return nil
             }
+            remaining = remaining.map { $0 - data.count }
             return ByteBuffer(bytes: data)
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, prefix: prefix, remaining: remaining) }
+}
+
+/// Drops the `.npy` header at the start of a stream of chunks, passing the data through.
+struct NPYHeaderSkipper {
+    private var pending: [UInt8] = []
+    private var headerLength: Int?
+    private var skipped = false
+
+    mutating func payload(of chunk: [UInt8]) throws -> [UInt8] {
+        if skipped { return chunk }
+        pending += chunk
+        if headerLength == nil, pending.count >= 12 {
+            guard Array(pending[0..<6]) == NPY.magic else {
+                throw RemoteError(status: 0, code: "bad_response", message: "the server's .npy body has no \\x93NUMPY magic")
+            }
+            let major = pending[6]
+            headerLength = major == 1
+                ? 10 + (Int(pending[8]) | (Int(pending[9]) << 8))
+                : 12 + (Int(pending[8]) | (Int(pending[9]) << 8) | (Int(pending[10]) << 16) | (Int(pending[11]) << 24))
+        }
+        guard let headerLength, pending.count >= headerLength else { return [] }
+        skipped = true
+        defer { pending = [] }
+        return Array(pending[headerLength...])
+    }
 }

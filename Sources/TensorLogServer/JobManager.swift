@@ -79,18 +79,19 @@ final class JobManager: Service, Sendable {
     func follow(_ id: String) throws -> AsyncStream<JobEvent> {
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
         let follower = UUID()
-        try entries.withLockedValue { state in
-            guard let entry = state.jobs[id] else { throw APIError.notFound("no job '\(id)'") }
-            for epoch in entry.status.epochs { continuation.yield(.epoch(epoch)) }
-            if entry.status.state != .running {
-                continuation.yield(.finished(entry.status))
-                continuation.finish()
-            } else {
-                state.jobs[id]!.followers[follower] = continuation
-            }
-        }
         continuation.onTermination = { [weak self] _ in
             self?.entries.withLockedValue { state in _ = state.jobs[id]?.followers.removeValue(forKey: follower) }
+        }
+        let finished: JobStatus? = try entries.withLockedValue { state in
+            guard let entry = state.jobs[id] else { throw APIError.notFound("no job '\(id)'") }
+            for epoch in entry.status.epochs { continuation.yield(.epoch(epoch)) }
+            guard entry.status.state == .running else { return entry.status }
+            state.jobs[id]!.followers[follower] = continuation
+            return nil
+        }
+        if let finished {
+            continuation.yield(.finished(finished))
+            continuation.finish()
         }
         return stream
     }
@@ -118,8 +119,9 @@ final class JobManager: Service, Sendable {
     }
 
     private func finish(_ id: String, _ outcome: Result<[String: String], any Error>) {
-        let status: JobStatus? = entries.withLockedValue { state in
-            guard var entry = state.jobs[id] else { return nil }
+        // Followers are told outside the lock: finishing a stream runs its onTermination, which takes the lock.
+        let (status, followers): (JobStatus?, [AsyncStream<JobEvent>.Continuation]) = entries.withLockedValue { state in
+            guard var entry = state.jobs[id] else { return (nil, []) }
             switch outcome {
             case .success(let result):
                 entry.status.state = .succeeded
@@ -132,13 +134,14 @@ final class JobManager: Service, Sendable {
                 entry.status.error = APIError.from(error).message
             }
             entry.status.finishedAt = Date().timeIntervalSince1970
-            for follower in entry.followers.values {
-                follower.yield(.finished(entry.status))
-                follower.finish()
-            }
+            let followers = Array(entry.followers.values)
             entry.followers = [:]
             state.jobs[id] = entry
-            return entry.status
+            return (entry.status, followers)
+        }
+        for follower in followers {
+            if let status { follower.yield(.finished(status)) }
+            follower.finish()
         }
         if let status { logger.info("\(id) \(status.state.rawValue)\(status.error.map { ": \($0)" } ?? "")") }
     }

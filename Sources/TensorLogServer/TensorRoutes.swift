@@ -42,7 +42,9 @@ extension TensorLogServer {
             let versions = try await runBlocking { try self.store.history(key) }
             guard !versions.isEmpty else { throw APIError.notFound("no versions of '\(key)' in the store") }
             return try jsonResponse(HistoryResult(key: key, versions: versions.map {
-                VersionSummary(sequence: $0.sequence, deleted: $0.isDeletion, dtype: $0.dtype?.name, shape: $0.shape, blocks: $0.blockCount)
+                VersionSummary(
+                    sequence: $0.sequence, deleted: $0.isDeletion, dtype: $0.dtype?.name, shape: $0.shape, blocks: $0.blockCount,
+                    segment: $0.location.segment, offset: UInt64($0.location.offset))
             }))
         }
     }

@@ -31,7 +31,10 @@ struct TensorLogCommand: ParsableCommand {
     static func main() {
         var command: ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(try rewritingRemoteOption(Array(CommandLine.arguments.dropFirst())))
+        } catch let error as CLIError {
+            printErrorLine(error.message)
+            Foundation.exit(error.status)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help, --version

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorLog
+import TensorLogAPI
 import TensorLogCompute
 
 struct Eval: ParsableCommand {
@@ -30,16 +31,27 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let store = try openStore(target.store, .readOnly)
-        let kind = try storedModelKind(store.snapshot(), model: model)
-        guard kind != "lstm" else {
-            throw CLIError("'\(model)' is an lstm forecaster: eval scores classifiers and regressors (train prints the forecaster's validation loss)")
-        }
-        let result = try computing {
-            try Evaluation.evaluate(store: store, model: model, data: data, labels: labels, batchSize: batchSize)
+        let result: EvaluationScores
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let request = EvalRequest(model: model, data: data, labels: labels, batchSize: batchSize)
+            let scores = try remote { try await client.evaluate(request) }
+            result = EvaluationScores(task: scores.task, rows: scores.rows, accuracy: scores.accuracy, crossEntropy: scores.loss, meanSquaredError: scores.mse)
+        } else {
+            let store = try openStore(target.store, .readOnly)
+            let kind = try storedModelKind(store.snapshot(), model: model)
+            guard kind != "lstm" else {
+                throw CLIError("'\(model)' is an lstm forecaster: eval scores classifiers and regressors (train prints the forecaster's validation loss)")
+            }
+            let local = try computing {
+                try Evaluation.evaluate(store: store, model: model, data: data, labels: labels, batchSize: batchSize)
+            }
+            result = EvaluationScores(
+                task: local.task.rawValue, rows: local.rows, accuracy: local.accuracy, crossEntropy: local.crossEntropy,
+                meanSquaredError: local.meanSquaredError)
         }
         if format.json {
-            var members: [(String, JSON)] = [("model", .string(model)), ("task", .string(result.task.rawValue)), ("rows", .int(result.rows))]
+            var members: [(String, JSON)] = [("model", .string(model)), ("task", .string(result.task)), ("rows", .int(result.rows))]
             if let accuracy = result.accuracy { members.append(("accuracy", .double(accuracy))) }
             if let loss = result.crossEntropy { members.append(("loss", .double(loss))) }
             if let mse = result.meanSquaredError { members.append(("mse", .double(mse))) }
@@ -51,4 +63,13 @@ struct Eval: ParsableCommand {
             print(String(format: "mean squared error %.6g over %d rows", mse, result.rows))
         }
     }
+}
+
+/// What eval prints, from a local evaluation or a server's.
+struct EvaluationScores {
+    var task: String
+    var rows: Int
+    var accuracy: Double?
+    var crossEntropy: Double?
+    var meanSquaredError: Double?
 }

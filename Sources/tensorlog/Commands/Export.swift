@@ -42,9 +42,22 @@ struct Export: ParsableCommand {
         for key in keys where !seen.insert(key).inserted {
             throw CLIError("key '\(key)' is listed twice")
         }
+        let names = keys.map { $0.hasPrefix(stripPrefix) ? String($0.dropFirst(stripPrefix.count)) : $0 }
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let (keys, output) = (keys, output)
+            let bytes = try remote {
+                if format == .npy { return try await client.download(keys[0], to: output, format: "npy") }
+                // The tensors' metadata merged into __metadata__, the first key listed winning, as a local export does.
+                var metadata: [String: String] = [:]
+                for key in keys { metadata.merge(try await client.info(key).metadata) { first, _ in first } }
+                return try await client.downloadSafetensors(keys, names: names, metadata: metadata, to: output)
+            }
+            print("exported \(keys.count) tensor(s) from \(url) to \(output) (\(formatBytes(bytes)))")
+            return
+        }
         let store = try openStore(target.store, .readOnly)
         let snapshot = store.snapshot()
-        let names = keys.map { $0.hasPrefix(stripPrefix) ? String($0.dropFirst(stripPrefix.count)) : $0 }
         let bytes = try Exporter.export(snapshot, keys: keys, names: names, to: output, format: format)
         print("exported \(keys.count) tensor(s) to \(output) (\(formatBytes(bytes)))")
     }

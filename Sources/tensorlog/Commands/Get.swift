@@ -1,5 +1,6 @@
 import ArgumentParser
 import TensorLog
+import TensorLogClient
 
 /// `--slice START:END` along axis 0, Python style: either end may be left out, negative counts from the end.
 struct RowSlice: ExpressibleByArgument, CustomStringConvertible {
@@ -59,44 +60,84 @@ struct Get: ParsableCommand {
     @Flag(help: "Print every element, without summarising.") var full = false
 
     func run() throws {
-        let store = try openStore(target.store, .readOnly)
-        let snapshot = store.snapshot()
-        let info = try reporting { try snapshot.info(key) }
-        guard !info.shape.isEmpty else {
+        let source: any TensorSource
+        if let url = target.remoteURL {
+            source = RemoteTensorSource(client: try remoteClient(url))
+        } else {
+            source = LocalTensorSource(snapshot: try openStore(target.store, .readOnly).snapshot())
+        }
+        let (dtype, fullShape) = try source.describe(key)
+        guard !fullShape.isEmpty else {
             if let slice { throw CLIError("--slice \(slice): '\(key)' is 0-d (a scalar): it has no rows") }
-            let tensor = try reporting { try snapshot.read(key) }
-            print("\(key): \(info.dtype.name) []")
-            let reduced = tensor.bytes.withUnsafeBytes {
-                ArrayPrinter.reduce(dtype: info.dtype, shape: [], summarise: false, bytes: $0)
+            let bytes = try source.read(key, rows: nil)
+            print("\(key): \(dtype.name) []")
+            let reduced = bytes.withUnsafeBytes {
+                ArrayPrinter.reduce(dtype: dtype, shape: [], summarise: false, bytes: $0)
             }
             print(ArrayPrinter.render(reduced))
             return
         }
-        let rows = info.shape[0]
+        let rows = fullShape[0]
         let range = try slice?.resolve(rows: rows, key: key) ?? 0..<rows
-        var shape = info.shape
+        var shape = fullShape
         shape[0] = range.count
         let elements = shape.reduce(1, *)
         let summarise = !full && elements > ArrayPrinter.threshold
         if let slice {
-            print("\(key)[\(slice)]: \(info.dtype.name) \(formatShape(shape)), rows \(range.lowerBound)..<\(range.upperBound) of \(formatShape(info.shape))")
+            print("\(key)[\(slice)]: \(dtype.name) \(formatShape(shape)), rows \(range.lowerBound)..<\(range.upperBound) of \(formatShape(fullShape))")
         } else {
-            print("\(key): \(info.dtype.name) \(formatShape(shape))")
+            print("\(key): \(dtype.name) \(formatShape(shape))")
         }
         // Read only the rows that are printed.
         let (printedRows, cut) = ArrayPrinter.printedIndices(range.count, summarise: summarise)
         var bytes: [UInt8] = []
         if cut {
             let edge = ArrayPrinter.edgeItems
-            bytes = try reporting { try snapshot.read(key, rows: range.lowerBound..<range.lowerBound + edge).bytes }
-            bytes += try reporting { try snapshot.read(key, rows: range.upperBound - edge..<range.upperBound).bytes }
+            bytes = try source.read(key, rows: range.lowerBound..<range.lowerBound + edge)
+            bytes += try source.read(key, rows: range.upperBound - edge..<range.upperBound)
         } else {
-            bytes = try reporting { try snapshot.read(key, rows: range).bytes }
+            bytes = try source.read(key, rows: range)
         }
         let reduced = bytes.withUnsafeBytes {
             ArrayPrinter.reduce(
-                dtype: info.dtype, shape: shape, summarise: summarise, bytes: $0, axis0Printed: printedRows, axis0Summarised: cut)
+                dtype: dtype, shape: shape, summarise: summarise, bytes: $0, axis0Printed: printedRows, axis0Summarised: cut)
         }
         print(ArrayPrinter.render(reduced))
+    }
+}
+
+/// Where `get` reads a tensor: a local snapshot, or a server.
+protocol TensorSource {
+    func describe(_ key: String) throws -> (DType, [Int])
+    /// The bytes of `rows` (nil: the whole tensor).
+    func read(_ key: String, rows: Range<Int>?) throws -> [UInt8]
+}
+
+struct LocalTensorSource: TensorSource {
+    let snapshot: Snapshot
+
+    func describe(_ key: String) throws -> (DType, [Int]) {
+        let info = try reporting { try snapshot.info(key) }
+        return (info.dtype, info.shape)
+    }
+
+    func read(_ key: String, rows: Range<Int>?) throws -> [UInt8] {
+        try reporting { try snapshot.read(key, rows: rows).bytes }
+    }
+}
+
+struct RemoteTensorSource: TensorSource {
+    let client: TensorLogClient
+
+    func describe(_ key: String) throws -> (DType, [Int]) {
+        let client = client
+        let summary = try remote { try await client.info(key) }
+        guard let dtype = DType(name: summary.dtype) else { throw CLIError("the server reports an unknown dtype '\(summary.dtype)'") }
+        return (dtype, summary.shape)
+    }
+
+    func read(_ key: String, rows: Range<Int>?) throws -> [UInt8] {
+        let client = client
+        return try remote { try await client.get(key, rows: rows).bytes }
     }
 }

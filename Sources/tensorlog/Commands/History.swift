@@ -1,5 +1,6 @@
 import ArgumentParser
 import TensorLog
+import TensorLogAPI
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,19 +20,30 @@ struct History: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let store = try openStore(target.store, .readOnly)
-        let versions = try reporting { try store.history(key) }
+        let versions: [VersionSummary]
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let key = key
+            versions = try remote { try await client.history(key).versions }
+        } else {
+            let store = try openStore(target.store, .readOnly)
+            versions = try reporting { try store.history(key) }.map {
+                VersionSummary(
+                    sequence: $0.sequence, deleted: $0.isDeletion, dtype: $0.dtype?.name, shape: $0.shape, blocks: $0.blockCount,
+                    segment: $0.location.segment, offset: UInt64($0.location.offset))
+            }
+        }
         let latest = versions.first?.sequence
         if output.json {
             printJSON(.array(versions.map { version in
                 .object([
                     ("sequence", .uint(version.sequence)),
-                    ("kind", .string(version.isDeletion ? "delete" : "put")),
-                    ("dtype", version.dtype.map { .string($0.name) } ?? .null),
-                    ("shape", version.isDeletion ? .null : .ints(version.shape)),
-                    ("blocks", .int(version.blockCount)),
-                    ("segment", .uint(version.location.segment)),
-                    ("offset", .uint(version.location.offset)),
+                    ("kind", .string(version.deleted ? "delete" : "put")),
+                    ("dtype", version.dtype.map { .string($0) } ?? .null),
+                    ("shape", version.deleted ? .null : .ints(version.shape)),
+                    ("blocks", .int(version.blocks)),
+                    ("segment", .uint(version.segment)),
+                    ("offset", .uint(version.offset)),
                     ("latest", .bool(version.sequence == latest)),
                 ])
             }))
@@ -41,10 +53,10 @@ struct History: ParsableCommand {
         var table = TextTable(["SEQ", "KIND", "DTYPE", "SHAPE", "BLOCKS", "SEGMENT", "OFFSET", ""], rightAligned: [0, 4, 5, 6])
         for version in versions {
             table.add([
-                String(version.sequence), version.isDeletion ? "delete" : "put", version.dtype?.name ?? "-",
-                version.isDeletion ? "-" : formatShape(version.shape), String(version.blockCount),
-                String(version.location.segment), String(version.location.offset),
-                version.sequence == latest ? (version.isDeletion ? "(latest: deleted)" : "(latest)") : "",
+                String(version.sequence), version.deleted ? "delete" : "put", version.dtype ?? "-",
+                version.deleted ? "-" : formatShape(version.shape), String(version.blocks),
+                String(version.segment), String(version.offset),
+                version.sequence == latest ? (version.deleted ? "(latest: deleted)" : "(latest)") : "",
             ])
         }
         print(table.render())

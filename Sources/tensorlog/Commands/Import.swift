@@ -15,6 +15,16 @@ extension Compression: ExpressibleByArgument {
     }
 
     public static var allValueStrings: [String] { ["none", "lz4", "shuffle-lz4", "auto"] }
+
+    /// The spelling the command line and the server's `compression` parameter use.
+    var argumentName: String {
+        switch self {
+        case .none: "none"
+        case .lz4: "lz4"
+        case .shuffleLZ4: "shuffle-lz4"
+        case .auto: "auto"
+        }
+    }
 }
 
 extension DType: ExpressibleByArgument {
@@ -87,6 +97,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let settings = ImportPlan.Settings(key: key, prefix: prefix, compression: compress, dtype: dtype, batchLimit: batchLimit.bytes)
+        if let url = target.remoteURL { return try importRemotely(url, settings: settings) }
         let state = directoryState(target.store)
         let create = !state.exists || (state.isDirectory && state.isEmpty)
         if state.exists, !state.isStore, !create {
@@ -104,7 +115,29 @@ struct Import: ParsableCommand {
         Self.printResults(results)
     }
 
-    static func printResults(_ results: [ImportPlan.GroupResult], indent: String = "") {
+    /// Sends each tensor to the server as its own put, streamed from the mapped file
+    /// (so a .safetensors file is not one atomic batch over the network).
+    private func importRemotely(_ url: String, settings: ImportPlan.Settings) throws {
+        let client = try remoteClient(url)
+        let plan = try ImportPlan(files: files, settings: settings)
+        let codec = compress.argumentName
+        let uploads = plan.groups.flatMap { group in
+            group.items.map { (key: $0.key, path: group.path, range: $0.range, description: $0.description, metadata: $0.metadata) }
+        }
+        try remote {
+            for upload in uploads {
+                try await client.put(
+                    upload.key, file: upload.path, dataRange: upload.range, description: upload.description, metadata: upload.metadata,
+                    compression: codec)
+            }
+        }
+        Self.printResults(plan.groups.map { ImportPlan.GroupResult(group: $0, atomicBatch: false) }, oneByOne: " one put each over the network")
+        print("sent \(uploads.count) tensor(s) to \(url)")
+    }
+
+    static func printResults(
+        _ results: [ImportPlan.GroupResult], indent: String = "", oneByOne: String = " one by one (larger than --batch-limit)"
+    ) {
         for result in results {
             let group = result.group
             let name = (group.path as NSString).lastPathComponent
@@ -113,7 +146,7 @@ struct Import: ParsableCommand {
                 let item = group.items[0]
                 print("\(indent)\(name) -> \(item.key): \(item.description.dtype.name) \(formatShape(item.description.shape)), \(formatBytes(item.range.count))")
             case .safetensors:
-                let how = group.items.count <= 1 ? "" : result.atomicBatch ? " in one atomic batch" : " one by one (larger than --batch-limit)"
+                let how = group.items.count <= 1 ? "" : result.atomicBatch ? " in one atomic batch" : oneByOne
                 let metadata = group.metadata.isEmpty ? "" : ", \(group.metadata.count) metadata entr\(group.metadata.count == 1 ? "y" : "ies")"
                 print("\(indent)\(name): \(group.items.count) tensor(s), \(formatBytes(group.dataBytes))\(how)\(metadata)")
                 for item in group.items {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorLog
+import TensorLogAPI
 import TensorLogCompute
 
 struct Infer: ParsableCommand {
@@ -36,6 +37,12 @@ struct Infer: ParsableCommand {
 
     func run() throws {
         for key in [model, output, data, series].compactMap({ $0 }) { try checkKey(key) }
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let request = InferRequest(model: model, data: data, series: series, output: output, batchSize: batchSize, probabilities: probabilities)
+            let result = try remote { try await client.infer(request) }
+            return printSummary(rows: result.rows, seconds: result.seconds, dtype: result.dtype, shape: result.shape)
+        }
         let store = try openStore(target.store, .write)
         let kind = try storedModelKind(store.snapshot(), model: model)
         let rows: Int, seconds: Double
@@ -56,14 +63,18 @@ struct Infer: ParsableCommand {
         }
         let info = try reporting { try store.snapshot().info(output) }
         try closeStore(store)
+        printSummary(rows: rows, seconds: seconds, dtype: info.dtype.name, shape: info.shape)
+    }
+
+    private func printSummary(rows: Int, seconds: Double, dtype: String, shape: [Int]) {
         let rate = seconds > 0 ? Double(rows) / seconds : 0
         if format.json {
             printJSON(.object([
-                ("model", .string(model)), ("output", .string(output)), ("rows", .int(rows)), ("dtype", .string(info.dtype.name)),
-                ("shape", .ints(info.shape)), ("seconds", .double(seconds)), ("rows_per_second", .double(rate)),
+                ("model", .string(model)), ("output", .string(output)), ("rows", .int(rows)), ("dtype", .string(dtype)),
+                ("shape", .ints(shape)), ("seconds", .double(seconds)), ("rows_per_second", .double(rate)),
             ]))
         } else {
-            print("wrote \(rows) predictions to '\(output)' (\(info.dtype.name) \(formatShape(info.shape))) in "
+            print("wrote \(rows) predictions to '\(output)' (\(dtype) \(formatShape(shape))) in "
                 + String(format: "%.3f s: %.0f rows/s", seconds, rate))
         }
     }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import TensorLog
+import TensorLogAPI
+import TensorLogServer
 
 struct Ls: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,35 +21,42 @@ struct Ls: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let store = try openStore(target.store, .readOnly)
-        let snapshot = store.snapshot()
-        let infos = try snapshot.keys(prefix: prefix).map { key in try reporting { try snapshot.info(key) } }
+        let summaries: [TensorSummary]
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let prefix = prefix
+            summaries = try remote { try await client.listAll(prefix: prefix) }
+        } else {
+            let store = try openStore(target.store, .readOnly)
+            let snapshot = store.snapshot()
+            summaries = try snapshot.keys(prefix: prefix).map { key in TensorSummary(try reporting { try snapshot.info(key) }) }
+        }
         if output.json {
-            printJSON(.array(infos.map(Self.json)))
+            printJSON(.array(summaries.map(Self.json)))
             return
         }
-        guard !infos.isEmpty else { return }
+        guard !summaries.isEmpty else { return }
         var table = TextTable(["KEY", "DTYPE", "SHAPE", "STORED", "RAW", "CODEC", "BLOCKS", "VERSION"], rightAligned: [3, 4, 6, 7])
-        for info in infos {
+        for summary in summaries {
             table.add([
-                info.key, info.dtype.name, formatShape(info.shape), formatBytes(info.storedBytes), formatBytes(info.rawBytes),
-                info.codecs.map(\.name).joined(separator: ","), String(info.blockCount), String(info.version),
+                summary.key, summary.dtype, formatShape(summary.shape), formatBytes(summary.storedBytes), formatBytes(summary.rawBytes),
+                summary.codecs.joined(separator: ","), String(summary.blocks), String(summary.version),
             ])
         }
         print(table.render())
     }
 
-    static func json(_ info: TensorInfo) -> JSON {
+    static func json(_ summary: TensorSummary) -> JSON {
         .object([
-            ("key", .string(info.key)),
-            ("dtype", .string(info.dtype.name)),
-            ("shape", .ints(info.shape)),
-            ("stored_bytes", .int(info.storedBytes)),
-            ("raw_bytes", .int(info.rawBytes)),
-            ("codecs", .strings(info.codecs.map(\.name))),
-            ("blocks", .int(info.blockCount)),
-            ("version", .uint(info.version)),
-            ("metadata", .dictionary(info.metadata)),
+            ("key", .string(summary.key)),
+            ("dtype", .string(summary.dtype)),
+            ("shape", .ints(summary.shape)),
+            ("stored_bytes", .int(summary.storedBytes)),
+            ("raw_bytes", .int(summary.rawBytes)),
+            ("codecs", .strings(summary.codecs)),
+            ("blocks", .int(summary.blocks)),
+            ("version", .uint(summary.version)),
+            ("metadata", .dictionary(summary.metadata)),
         ])
     }
 }

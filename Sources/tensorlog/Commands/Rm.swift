@@ -23,6 +23,16 @@ struct Rm: ParsableCommand {
     func run() throws {
         var unique: [String] = []
         for key in keys where !unique.contains(key) { unique.append(key) }
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let keys = unique
+            try remote {
+                for key in keys { _ = try await client.info(key) }  // all must exist before any is deleted
+                for key in keys { try await client.delete(key) }
+            }
+            print("deleted \(unique.count) key(s): \(unique.joined(separator: ", "))")
+            return
+        }
         let store = try openStore(target.store, .write)
         let snapshot = store.snapshot()
         for key in unique where !snapshot.contains(key) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TensorLog
 
 struct Stat: ParsableCommand {
@@ -18,6 +19,18 @@ struct Stat: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
+        if let url = target.remoteURL {
+            let client = try remoteClient(url)
+            let summary = try remote { try await client.stat() }
+            if output.json { return try printAPIJSON(summary) }
+            print("server       \(url)")
+            print("keys         \(summary.keys)")
+            print("sequence     \(summary.sequence)")
+            print("segments     \(summary.segments)")
+            print("on disk      \(formatBytes(summary.totalBytes)): \(formatBytes(summary.deadBytes)) dead")
+            print("live data    \(formatBytes(summary.rawBytes)) raw, \(formatBytes(summary.storedBytes)) stored: compression \(String(format: "%.2f", summary.compressionRatio))x")
+            return
+        }
         let store = try openStore(target.store, .readOnly)
         let stats = store.statistics()
         let live = stats.segments.reduce(0) { $0 + $1.liveBytes }

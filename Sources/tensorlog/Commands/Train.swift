@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorLog
+import TensorLogAPI
 import TensorLogCompute
 
 struct Train: ParsableCommand {
@@ -70,8 +71,8 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("sgd (with momentum) or adam.", valueName: "name")) var optimizer: OptimizerChoice = .adam
     @Option(name: .customLong("lr"), help: ArgumentHelp("Learning rate (default 0.001 for adam, 0.01 for sgd).", valueName: "rate"))
     var learningRate: Float?
-    @Option(help: ArgumentHelp("SGD momentum, 0 to 1 (excluded).", valueName: "m")) var momentum: Float = 0.9
-    @Option(help: ArgumentHelp("L2 weight decay on weights (not biases).", valueName: "w")) var weightDecay: Float = 0
+    @Option(help: ArgumentHelp("SGD momentum, 0 to 1 (excluded; default 0.9).", valueName: "m")) var momentum: Float?
+    @Option(help: ArgumentHelp("L2 weight decay on weights (not biases; default 0).", valueName: "w")) var weightDecay: Float?
     @Option(help: ArgumentHelp("Epochs to run (with --resume: more epochs).", valueName: "n")) var epochs = 10
     @Option(help: ArgumentHelp("Rows (or windows) per mini-batch.", valueName: "n")) var batchSize = 64
     @Option(help: ArgumentHelp("Seed of initialisation and shuffling; the same seed gives the same model.", valueName: "n"))
@@ -84,11 +85,11 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Key prefix to save the model under (<prefix>/config, <prefix>/layer0/weight, ...).", valueName: "model"))
     var save: String
     @Option(help: ArgumentHelp("lstm: look-back window in rows.", valueName: "rows")) var window: Int?
-    @Option(help: ArgumentHelp("lstm: rows ahead to predict (only 1, the next row, is supported).", valueName: "rows")) var horizon = 1
+    @Option(help: ArgumentHelp("lstm: rows ahead to predict (only 1, the next row, is supported).", valueName: "rows")) var horizon: Int?
     @Option(help: ArgumentHelp("lstm: stacked LSTM layers (each --hidden wide when --hidden has one width).", valueName: "n")) var layers: Int?
     @Option(help: ArgumentHelp("lstm: columns to predict, comma-separated (default: all).", valueName: "columns")) var targetColumns: String?
-    @Option(help: ArgumentHelp("lstm: fraction of the series, at its end, held out for validation.", valueName: "fraction"))
-    var validationFraction = 0.2
+    @Option(help: ArgumentHelp("lstm: fraction of the series, at its end, held out for validation (default 0.2).", valueName: "fraction"))
+    var validationFraction: Double?
     @Option(help: ArgumentHelp(
         "Feature scaling: none, standard ((x - mean) / std) or min-max, with statistics of the training data stored with the model and applied by infer and eval (default: none; lstm: standard, of the training part).",
         valueName: "name"))
@@ -96,36 +97,38 @@ struct Train: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        guard epochs >= 0 else { throw ValidationError("--epochs must be at least 0") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        if let learningRate { guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be positive") } }
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be at least 0") }
-        let widths = try hiddenWidths()
-        if model == .lstm {
-            guard series != nil else { throw ValidationError("--model lstm needs --series") }
-            guard data == nil, labels == nil else { throw ValidationError("--model lstm takes --series, not --data/--labels") }
-            guard let window else { throw ValidationError("--model lstm needs --window") }
-            guard window > 0 else { throw ValidationError("--window must be positive") }
-            guard horizon == 1 else { throw ValidationError("--horizon \(horizon) is not supported: the forecaster predicts the next row (--horizon 1)") }
-            if let layers {
-                guard layers >= 1 else { throw ValidationError("--layers must be at least 1") }
-                guard widths.count == 1 || widths.count == layers else {
-                    throw ValidationError("--hidden has \(widths.count) widths but --layers is \(layers)")
-                }
-            }
-            guard shuffle == .batches else { throw ValidationError("--shuffle is for --model linear, softmax and mlp (the forecaster shuffles runs of windows)") }
-            guard (0..<1).contains(validationFraction) else { throw ValidationError("--validation-fraction must be in [0, 1)") }
-            guard scaling != ScalingChoice.none else { throw ValidationError("--scaling none is for --model linear, softmax and mlp: the forecaster scales (standard or min-max)") }
-            _ = try columns()
-        } else {
-            guard series == nil else { throw ValidationError("--series is for --model lstm; use --data and --labels") }
-            guard data != nil, labels != nil else { throw ValidationError("--model \(model.rawValue) needs --data and --labels") }
-            for (name, given) in [("--window", window != nil), ("--layers", layers != nil), ("--target-columns", targetColumns != nil)] where given {
-                throw ValidationError("\(name) is for --model lstm")
-            }
-            if model != .mlp, hidden != nil { throw ValidationError("--hidden is for --model mlp or lstm") }
+        let request = try request()
+        do {
+            try request.validate { "--" + $0.replacingOccurrences(of: "_", with: "-") }
+        } catch {
+            throw ValidationError(error.message)
         }
+    }
+
+    /// The options as the request a server's job (or the library) takes; its `validate` holds the rules.
+    func request() throws -> TrainingRequest {
+        var request = TrainingRequest(model: TrainingRequest.Model(rawValue: model.rawValue)!, save: save)
+        request.data = data
+        request.labels = labels
+        request.series = series
+        request.hidden = hidden == nil ? nil : try hiddenWidths()
+        request.activation = TrainingRequest.Activation(rawValue: activation.rawValue)
+        request.optimizer = TrainingRequest.Optimizer(rawValue: optimizer.rawValue)
+        request.lr = learningRate
+        request.momentum = momentum
+        request.weightDecay = weightDecay
+        request.epochs = epochs
+        request.batchSize = batchSize
+        request.seed = seed
+        request.shuffle = model == .lstm && shuffle == .batches ? nil : TrainingRequest.Shuffle(rawValue: shuffle.rawValue)
+        request.scaling = scaling.flatMap { TrainingRequest.Scaling(rawValue: $0.rawValue) }
+        request.resume = resume
+        request.window = window
+        request.horizon = horizon
+        request.layers = layers
+        request.targetColumns = try columns()
+        request.validationFraction = validationFraction
+        return request
     }
 
     func hiddenWidths() throws -> [Int] {
@@ -138,26 +141,21 @@ struct Train: ParsableCommand {
         return try parseIntegerList(targetColumns, option: "--target-columns", minimum: 0)
     }
 
-    var optimizerSpec: OptimizerSpec {
-        let rate = learningRate ?? (optimizer == .adam ? 1e-3 : 1e-2)
-        return optimizer == .adam
-            ? .adam(learningRate: rate, weightDecay: weightDecay)
-            : .sgd(learningRate: rate, momentum: momentum, weightDecay: weightDecay)
-    }
-
     func run() throws {
         for key in [data, labels, series, save].compactMap({ $0 }) { try checkKey(key) }
+        if let url = target.remoteURL { return try trainRemotely(url) }
         let store = try openStore(target.store, .write)
         if model == .lstm { try trainForecaster(store) } else { try trainNetwork(store) }
         try closeStore(store)
     }
 
     private func trainNetwork(_ store: TensorStore) throws {
-        let spec = ModelSpec(kind: ModelSpec.Kind(rawValue: model.rawValue)!, hidden: try hiddenWidths(), activation: activation == .relu ? .relu : .tanh)
+        let request = try request()
+        let spec = ModelSpec(kind: ModelSpec.Kind(rawValue: model.rawValue)!, hidden: request.hiddenWidths, activation: activation == .relu ? .relu : .tanh)
         var epochsJSON: [JSON] = []
         let summary = try computing {
             try Trainer.train(
-                store: store, data: data!, labels: labels!, model: spec, optimizer: optimizerSpec, epochs: epochs,
+                store: store, data: data!, labels: labels!, model: spec, optimizer: request.optimizerSpec, epochs: epochs,
                 batchSize: batchSize, seed: seed, shuffle: ShuffleMode(rawValue: shuffle.rawValue)!, scaling: scaling?.featureScaling,
                 saveAs: save, resume: resume
             ) { report in
@@ -192,15 +190,14 @@ struct Train: ParsableCommand {
     }
 
     private func trainForecaster(_ store: TensorStore) throws {
-        var widths = try hiddenWidths()
-        if let layers, widths.count == 1 { widths = Array(repeating: widths[0], count: layers) }
+        let request = try request()
         let spec = ForecasterSpec(
-            hidden: widths, window: window!, targetColumns: try columns(),
-            scaling: scaling?.featureScaling ?? .standard, validationFraction: validationFraction)
+            hidden: request.hiddenWidths, window: window!, targetColumns: try columns(),
+            scaling: scaling?.featureScaling ?? .standard, validationFraction: validationFraction ?? 0.2)
         var epochsJSON: [JSON] = []
         let config = try computing {
             try Forecaster.train(
-                store: store, series: series!, spec: spec, optimizer: optimizerSpec, epochs: epochs, batchSize: batchSize,
+                store: store, series: series!, spec: spec, optimizer: request.optimizerSpec, epochs: epochs, batchSize: batchSize,
                 seed: seed, saveAs: save, resume: resume
             ) { report in
                 let seconds = report.samplesPerSecond > 0 ? Double(report.samples) / report.samplesPerSecond : 0
@@ -230,6 +227,31 @@ struct Train: ParsableCommand {
             let hidden = config.spec.hidden.map(String.init).joined(separator: ",")
             print("saved lstm (hidden \(hidden), window \(config.spec.window), targets \(config.targets)) as '\(save)' after epoch \(config.epochsCompleted); "
                 + "training rows \(config.spec.window)..<\(config.validationStart), validation rows \(config.validationStart)..<\(config.rows)")
+        }
+    }
+
+    /// Runs the training as a job on the server, printing its epochs as they finish.
+    private func trainRemotely(_ url: String) throws {
+        let client = try remoteClient(url)
+        let request = try request()
+        let json = output.json
+        let job = try remote { () -> JobStatus in
+            let started = try await client.startTraining(request)
+            if !json { print("started \(started.id) on \(url)"); fflush(nil) }
+            return try await client.follow(started.id) { report in
+                guard !json else { return }
+                print(Self.epochLine(
+                    epoch: report.epoch, loss: report.loss, validation: report.validationLoss, samplesPerSecond: report.samplesPerSecond,
+                    peak: report.peakRssAnonBytes, seconds: report.seconds) + " (on the server)")
+                fflush(nil)
+            }
+        }
+        if json { try printAPIJSON(job) }
+        switch job.state {
+        case .succeeded:
+            if !json { print("saved \(request.model.rawValue) model as '\(save)' on \(url) after epoch \(job.result?["epochs_completed"] ?? "?")") }
+        case .cancelled, .failed, .running:
+            throw CLIError("job \(job.id) \(job.state.rawValue): \(job.error ?? "no reason given")")
         }
     }
 
@@ -278,15 +300,11 @@ func computing<R>(_ body: () throws -> R) throws -> R {
     }
 }
 
-/// What kind of model `<model>/config` describes: "lstm" for a forecaster, else the ModelConfig's kind.
+/// What kind of model `<model>/config` describes: "lstm" for a forecaster, else the network's kind.
 func storedModelKind(_ snapshot: Snapshot, model: String) throws -> String {
-    let key = ModelKeys.config(model)
-    guard snapshot.contains(key) else { throw CLIError("no model '\(model)' in the store (missing \(key))") }
-    let bytes = try reporting { try snapshot.read(key).values(as: UInt8.self) }
-    guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-        throw CLIError("\(key) is not a model configuration")
+    do {
+        return try reporting { try StoredModel.kind(snapshot, model: model) }
+    } catch let error as ComputeError {
+        throw CLIError(error.message)
     }
-    if let kind = object["kind"] as? String { return kind }
-    if let spec = object["spec"] as? [String: Any], let kind = spec["kind"] as? String { return kind }
-    throw CLIError("\(key) is not a model configuration")
 }

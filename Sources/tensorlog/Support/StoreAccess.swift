@@ -4,8 +4,13 @@ import TensorLog
 
 /// The STORE argument every command but `demo` takes first.
 struct StoreArgument: ParsableArguments {
-    @Argument(help: "The store directory.", completion: .directory)
+    @Argument(
+        help: "The store directory; for ls, get, import, export, stat, history, rm, train, infer and eval also the URL of a 'tensorlog serve' server (or give --remote URL, and --token-file PATH or TENSORLOG_TOKEN for its token).",
+        completion: .directory)
     var store: String
+
+    /// The server's URL when STORE names one.
+    var remoteURL: String? { isRemote(store) ? store : nil }
 
     func validate() throws {
         guard !store.isEmpty else { throw ValidationError("the store path is empty") }
@@ -32,6 +37,9 @@ enum StoreAccess {
 /// with automatic compaction off (the `compact` command does that explicitly) and
 /// writes synced when the store is closed.
 func openStore(_ path: String, _ access: StoreAccess) throws -> TensorStore {
+    if isRemote(path) {
+        throw CLIError("\(path) is a server URL; this command works on a local store directory")
+    }
     var options = StoreOptions()
     options.create = access == .create
     options.readOnly = access == .readOnly
