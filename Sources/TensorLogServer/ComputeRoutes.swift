@@ -10,6 +10,7 @@ extension TensorLogServer {
         router.post("/v1/jobs") { request, _ in
             let training = try await self.decode(TrainingRequest.self, from: request)
             try training.validate()
+            try RequestLimits.check(training)
             let snapshot = self.store.snapshot()
             for key in [training.data, training.labels, training.series].compactMap({ $0 }) where !snapshot.contains(key) {
                 throw APIError.notFound("no tensor '\(key)' in the store")
@@ -72,6 +73,7 @@ extension TensorLogServer {
     func infer(_ body: InferRequest) throws -> InferResult {
         let batchSize = body.batchSize ?? 4096
         guard batchSize > 0 else { throw APIError.invalid("batch_size must be positive") }
+        try RequestLimits.checkBatchSize(batchSize)
         guard (body.data == nil) != (body.series == nil) else { throw APIError.invalid("give exactly one of data and series") }
         let kind = try StoredModel.kind(store.snapshot(), model: body.model)
         let rows: Int, seconds: Double
@@ -99,6 +101,7 @@ extension TensorLogServer {
     func evaluate(_ body: EvalRequest) throws -> EvalResult {
         let batchSize = body.batchSize ?? 4096
         guard batchSize > 0 else { throw APIError.invalid("batch_size must be positive") }
+        try RequestLimits.checkBatchSize(batchSize)
         let kind = try StoredModel.kind(store.snapshot(), model: body.model)
         guard kind != "lstm" else {
             throw APIError.invalid("'\(body.model)' is an lstm forecaster: eval scores classifiers and regressors")
@@ -107,5 +110,42 @@ extension TensorLogServer {
         return EvalResult(
             model: body.model, task: result.task.rawValue, rows: result.rows, accuracy: result.accuracy, loss: result.crossEntropy,
             mse: result.meanSquaredError)
+    }
+}
+
+/// Upper bounds on the sizes a request chooses. The compute code allocates buffers of
+/// `batch_size` rows and `hidden` widths up front, so without them one request could overflow
+/// a size computation or ask for terabytes, and either stops the whole server process.
+enum RequestLimits {
+    static let maxBatchSize = 65_536
+    static let maxHiddenWidth = 4096
+    static let maxLayers = 8
+    static let maxWindow = 65_536
+    /// Rows x window x hidden units of one batch, which bounds the activations a job keeps.
+    static let maxBatchUnits = 1 << 26
+
+    static func checkBatchSize(_ size: Int) throws {
+        guard size <= maxBatchSize else { throw APIError.invalid("batch_size must be at most \(maxBatchSize) (the server's limit), got \(size)") }
+    }
+
+    static func check(_ training: TrainingRequest) throws {
+        if let size = training.batchSize { try checkBatchSize(size) }
+        if let hidden = training.hidden {
+            guard hidden.count <= maxLayers else { throw APIError.invalid("hidden has \(hidden.count) widths; the server's limit is \(maxLayers)") }
+            if let widest = hidden.max(), widest > maxHiddenWidth {
+                throw APIError.invalid("hidden widths must be at most \(maxHiddenWidth) (the server's limit), got \(widest)")
+            }
+        }
+        if let layers = training.layers, layers > maxLayers {
+            throw APIError.invalid("layers must be at most \(maxLayers) (the server's limit), got \(layers)")
+        }
+        if let window = training.window, window > maxWindow {
+            throw APIError.invalid("window must be at most \(maxWindow) (the server's limit), got \(window)")
+        }
+        let units = training.effectiveBatchSize * (training.window ?? 1) * max(1, training.hiddenWidths.reduce(0, +))
+        guard units <= maxBatchUnits else {
+            throw APIError.invalid(
+                "batch_size x window x hidden units is \(units), above the server's limit of \(maxBatchUnits); use a smaller batch_size")
+        }
     }
 }
