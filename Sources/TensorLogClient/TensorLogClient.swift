@@ -252,6 +252,28 @@ public final class TensorLogClient: Sendable {
 
     public func infer(_ request: InferRequest) async throws -> InferResult { try await postJSON("/v1/infer", request) }
 
+    /// Predictions of `model` for the rows of `features` ([N, D], any numeric dtype), computed on the
+    /// server next to the model and returned: int32 classes [N], or float32 [N] / [N, K].
+    public func predict(model: String, features: RemoteTensor, probabilities: Bool = false) async throws -> RemoteTensor {
+        let body = try Self.safetensorsBody(features)
+        let response = try await send(
+            .POST, "/v1/predict", query: [("model", model), ("probabilities", String(probabilities))], body: .bytes(ByteBuffer(bytes: body)))
+        return try await Self.npyTensor(response)
+    }
+
+    /// Predictions of `model` for `rows` of a stored data set, returned (not stored).
+    public func predict(model: String, data: String, rows: Range<Int>? = nil, probabilities: Bool = false) async throws -> RemoteTensor {
+        var query = [("model", model), ("data", data), ("probabilities", String(probabilities))]
+        if let rows { query.append(("rows", "\(rows.lowerBound):\(rows.upperBound)")) }
+        return try await Self.npyTensor(try await send(.POST, "/v1/predict", query: query))
+    }
+
+    private static func npyTensor(_ response: HTTPClientResponse) async throws -> RemoteTensor {
+        let bytes = Array((try await response.body.collect(upTo: Int.max)).readableBytesView)
+        let (description, range) = try NPY.parse(bytes)
+        return RemoteTensor(description: description, bytes: Array(bytes[range]))
+    }
+
     public func evaluate(_ request: EvalRequest) async throws -> EvalResult { try await postJSON("/v1/eval", request) }
 
     public func forecast(_ request: ForecastRequest) async throws -> ForecastResult { try await postJSON("/v1/forecast", request) }

@@ -100,6 +100,59 @@ public enum Inference {
     }
 }
 
+/// Predictions computed in memory (not stored).
+public enum Predictions: Sendable, Equatable {
+    /// Class indices [N] of a classifier.
+    case classes([Int32])
+    /// Probabilities [N, width] of a classifier, or predictions [N, width] of a regressor (width 1 is [N]).
+    case values([Float], width: Int)
+}
+
+extension Inference {
+    /// Predicts for rows held in memory: `bytes` are features [N, D] of `dtype` (any numeric type),
+    /// converted to float32 and scaled like stored data, `batchSize` rows at a time. The weights
+    /// are read from the mapped checkpoint; only the predictions are kept.
+    public static func predict(
+        store: TensorStore, model: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, batchSize: Int = 4096,
+        probabilities: Bool = false
+    ) throws -> Predictions {
+        guard batchSize > 0 else { throw ComputeError("batch size must be positive") }
+        let loaded = try LoadedModel(snapshot: store.snapshot(), model: model)
+        let config = loaded.config
+        let (rows, width) = (shape.first ?? 1, shape.count == 2 ? shape[1] : shape.count == 1 ? 1 : -1)
+        guard shape.count == 2 || (shape.count == 1 && config.inputs == 1) else {
+            throw ComputeError("features must be [rows, \(config.inputs)]; got shape \(shape)")
+        }
+        guard width == config.inputs else { throw ComputeError("model '\(model)' takes \(config.inputs) features; the rows have \(width)") }
+        guard bytes.count == rows * width * dtype.size else { throw ComputeError("\(bytes.count) bytes do not hold \(shape) of \(dtype)") }
+        let workspace = Workspace(widths: config.widths, activation: config.spec.activation, capacity: min(batchSize, max(rows, 1)), training: false)
+        let classes = config.task == .classification && !probabilities
+        var classIndices = classes ? [Int32](repeating: 0, count: rows) : []
+        var values = classes ? [] : [Float](repeating: 0, count: rows * config.outputs)
+        let batch = UnsafeMutablePointer<Float>.allocate(capacity: min(batchSize, max(rows, 1)) * width)
+        defer { batch.deallocate() }
+        try loaded.withParameters { weights, biases in
+            for start in stride(from: 0, to: rows, by: batchSize) {
+                let count = min(batchSize, rows - start)
+                try Convert.toFloat(bytes.baseAddress! + start * width * dtype.size, dtype: dtype, count: count * width, into: batch)
+                loaded.scaler?.apply(batch, rows: count, into: batch)
+                let out = workspace.forward(input: batch, rows: count, weights: weights, biases: biases)
+                if classes {
+                    classIndices.withUnsafeMutableBufferPointer {
+                        Kernels.argmaxRows(out, rows: count, cols: config.outputs, into: $0.baseAddress! + start)
+                    }
+                } else {
+                    if config.task == .classification { Kernels.softmaxRows(out, rows: count, cols: config.outputs) }
+                    values.withUnsafeMutableBufferPointer {
+                        ($0.baseAddress! + start * config.outputs).update(from: out, count: count * config.outputs)
+                    }
+                }
+            }
+        }
+        return classes ? .classes(classIndices) : .values(values, width: config.outputs)
+    }
+}
+
 /// How well a stored model fits stored data.
 public struct EvaluationResult: Sendable {
     /// Rows processed.

@@ -3,6 +3,7 @@ import Hummingbird
 import TensorLog
 import TensorLogAPI
 import TensorLogCompute
+import TensorLogInterop
 
 /// Training jobs and inference, run next to the data.
 extension TensorLogServer {
@@ -50,6 +51,9 @@ extension TensorLogServer {
             let body = try await self.decode(InferRequest.self, from: request)
             return try jsonResponse(try await runBlocking { try self.infer(body) })
         }
+        router.post("/v1/predict") { request, _ in
+            try await self.predict(request)
+        }
         router.post("/v1/eval") { request, _ in
             let body = try await self.decode(EvalRequest.self, from: request)
             return try jsonResponse(try await runBlocking { try self.evaluate(body) })
@@ -96,6 +100,52 @@ extension TensorLogServer {
         return InferResult(
             model: body.model, output: body.output, rows: rows, dtype: info.dtype.name, shape: info.shape, seconds: seconds,
             rowsPerSecond: seconds > 0 ? Double(rows) / seconds : 0)
+    }
+
+    /// `POST /v1/predict?model=M`: predictions returned as a `.npy` body (int32 classes [N], or
+    /// float32 [N] / [N, K]), for the rows in the request body (a `.npy` or `.safetensors` file), or
+    /// with `data=KEY` (and optionally `rows=a:b`) for rows of a stored data set. Nothing is stored.
+    func predict(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let model = query["model"].map(String.init) else { throw APIError.invalid("give the model's key as ?model=") }
+        let probabilities = query["probabilities"] == "true"
+        let batchSize = try integerParameter(query, "batch_size", default: 4096, range: 1...RequestLimits.maxBatchSize)
+        let predictions: Predictions
+        if let data = query["data"].map(String.init) {
+            let snapshot = store.snapshot()
+            let info = try snapshot.info(data)
+            let rows = try rowRange(query["rows"], info: info) ?? 0..<(info.shape.first ?? 1)
+            predictions = try await runBlocking {
+                let tensor = try snapshot.read(data, rows: rows)
+                return try tensor.bytes.withBytes { bytes in
+                    try Inference.predict(
+                        store: self.store, model: model, dtype: tensor.dtype, shape: tensor.shape, bytes: bytes, batchSize: batchSize,
+                        probabilities: probabilities)
+                }
+            }
+        } else {
+            let declared = request.headers[.contentLength].flatMap { Int($0) }
+            let spooled = try await SpooledBody.receive(
+                request.body, declaredLength: declared, limit: configuration.maxBodyBytes, directory: spoolDirectory)
+            predictions = try await runBlocking {
+                let (description, _, bytes) = try spooled.tensor(name: query["name"].map(String.init))
+                return try Inference.predict(
+                    store: self.store, model: model, dtype: description.dtype, shape: description.shape, bytes: bytes, batchSize: batchSize,
+                    probabilities: probabilities)
+            }
+            withExtendedLifetime(spooled) {}
+        }
+        var buffer: ByteBuffer
+        switch predictions {
+        case .classes(let classes):
+            buffer = ByteBuffer(bytes: try NPY.header(for: TensorDescription(dtype: .int32, shape: [classes.count])))
+            classes.withUnsafeBytes { _ = buffer.writeBytes($0) }
+        case .values(let values, let width):
+            let rows = width > 0 ? values.count / width : 0
+            buffer = ByteBuffer(bytes: try NPY.header(for: TensorDescription(dtype: .float32, shape: width == 1 ? [rows] : [rows, width])))
+            values.withUnsafeBytes { _ = buffer.writeBytes($0) }
+        }
+        return Response(status: .ok, headers: TensorFormat.npy.headers, body: .init(byteBuffer: buffer))
     }
 
     func evaluate(_ body: EvalRequest) throws -> EvalResult {

@@ -3,6 +3,7 @@ import Testing
 import TensorLog
 import TensorLogAPI
 import TensorLogClient
+import TensorLogInterop
 import TensorLogServer
 
 /// Three well-separated blobs in 4 dimensions: features [n, 4] float32, labels [n] int64.
@@ -72,6 +73,22 @@ struct JobEndpointTests {
             let correct = zip(classes, labels).filter { Int64($0) == $1 }.count
             #expect(Double(correct) / 600 == scores.accuracy)
             #expect(try await server.client.jobs().map(\.id) == [started.id])
+
+            // Predictions returned instead of stored: for rows sent in the request, and for stored rows.
+            let features = try server.store.snapshot().read("blobs/x", rows: 100..<110)
+            let sent = RemoteTensor(description: TensorDescription(dtype: .float32, shape: [10, 4]), bytes: features.bytes)
+            let returned = try await server.client.predict(model: "models/blobs", features: sent)
+            #expect(returned.description == TensorDescription(dtype: .int32, shape: [10]))
+            #expect(returned.bytes.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) } == Array(classes[100..<110]))
+            let fromStore = try await server.client.predict(model: "models/blobs", data: "blobs/x", rows: 100..<110)
+            #expect(fromStore.bytes == returned.bytes)
+            let probabilities = try await server.client.predict(model: "models/blobs", data: "blobs/x", probabilities: true)
+            #expect(probabilities.description == TensorDescription(dtype: .float32, shape: [600, 3]))
+            let sums = floats(probabilities.bytes).chunked3()
+            #expect(sums.allSatisfy { abs($0 - 1) < 1e-4 })
+            let wrongWidth = RemoteTensor(description: TensorDescription(dtype: .float32, shape: [2, 5]), bytes: [UInt8](repeating: 0, count: 40))
+            let refused = await #expect(throws: RemoteError.self) { try await server.client.predict(model: "models/blobs", features: wrongWidth) }
+            #expect(refused?.status == 422 && refused?.message.contains("4 features") == true)
         }
     }
 
@@ -178,5 +195,12 @@ struct JobEndpointTests {
             try await waitForFirstEpoch(server.client, job.id)
             // Returning starts the graceful shutdown while the job runs.
         }
+    }
+}
+
+extension Array where Element == Float {
+    /// Sums of consecutive triples (rows of a [N, 3] matrix).
+    func chunked3() -> [Float] {
+        stride(from: 0, to: count, by: 3).map { self[$0] + self[$0 + 1] + self[$0 + 2] }
     }
 }
