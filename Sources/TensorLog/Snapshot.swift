@@ -37,6 +37,15 @@ public struct TensorInfo: Sendable, Equatable {
 public final class Snapshot: @unchecked Sendable {
     public let sequence: UInt64
     let store: TensorStore
+    /// Blocks whose payload checksum this snapshot has verified (segment id, record offset), so that
+    /// reading a large block piece by piece checksums it once, not once per piece.
+    private var verifiedBlocks = Set<BlockIdentity>()
+    private let verifiedLock = Lock()
+
+    private struct BlockIdentity: Hashable {
+        let segment: UInt64
+        let offset: Int
+    }
 
     init(store: TensorStore, sequence: UInt64) {
         self.store = store
@@ -129,11 +138,16 @@ public final class Snapshot: @unchecked Sendable {
         return TensorView(dtype: version.dtype, shape: shape, region: region, range: range)
     }
 
+    /// Verifies a block's payload checksum, once per snapshot (the mapping is read-only and
+    /// the snapshot keeps it, so a verified block stays as verified while the snapshot lives).
     private func check(_ block: BlockRef, region: MappedRegion) throws(TensorLogError) {
+        let identity = BlockIdentity(segment: block.segment.id, offset: block.offset)
+        if verifiedLock.withLock({ verifiedBlocks.contains(identity) }) { return }
         let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)
         guard CRC32C.checksum(payload) == block.payloadCRC else {
             throw .corruption("payload checksum mismatch", segment: block.segment.id, offset: block.offset)
         }
+        verifiedLock.withLock { _ = verifiedBlocks.insert(identity) }
     }
 
     /// Copies (decoding where compressed) the tensor, or a row range of it,
