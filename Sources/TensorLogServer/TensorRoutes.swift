@@ -102,13 +102,17 @@ extension TensorLogServer {
         let body = ResponseBody(contentLength: header.count + dataBytes) { writer in
             try await writer.write(ByteBuffer(bytes: header))
             for piece in pieces {
-                let bytes = try await runBlocking {
-                    if scalar { return try snapshot.read(key).bytes }
-                    var bytes = [UInt8](repeating: 0, count: piece.bytes)
-                    try bytes.withMutableBytes { (buffer) throws(TensorLogError) in try snapshot.read(key, rows: piece.rows, into: buffer) }
-                    return bytes
+                // Read (decoding, checksumming each block once per snapshot) straight into the buffer NIO sends.
+                let buffer = try await runBlocking {
+                    if scalar { return ByteBuffer(bytes: try snapshot.read(key).bytes) }
+                    var buffer = ByteBufferAllocator().buffer(capacity: piece.bytes)
+                    try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: piece.bytes) { pointer in
+                        try snapshot.read(key, rows: piece.rows, into: UnsafeMutableRawBufferPointer(rebasing: pointer[0..<piece.bytes]))
+                        return piece.bytes
+                    }
+                    return buffer
                 }
-                try await writer.write(ByteBuffer(bytes: bytes))
+                try await writer.write(buffer)
             }
             try await writer.finish(nil)
         }
