@@ -93,10 +93,7 @@ public struct TrainingRequest: Codable, Sendable, Equatable {
             guard data == nil, labels == nil else { throw fail("\(name("model")) lstm takes \(name("series")), not \(name("data"))/\(name("labels"))") }
             guard let window else { throw fail("\(name("model")) lstm needs \(name("window"))") }
             guard window > 0 else { throw fail("\(name("window")) must be positive") }
-            let horizon = horizon ?? 1
-            guard horizon == 1 else {
-                throw fail("\(name("horizon")) \(horizon) is not supported: the forecaster predicts the next row (\(name("horizon")) 1)")
-            }
+            if let horizon { guard horizon >= 1 else { throw fail("\(name("horizon")) must be at least 1") } }
             if let layers {
                 guard layers >= 1 else { throw fail("\(name("layers")) must be at least 1") }
                 let widths = hidden?.count ?? 1

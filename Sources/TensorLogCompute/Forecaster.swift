@@ -7,7 +7,8 @@ import Musl
 #endif
 
 /// An LSTM forecaster of a stored time series [T, F]: one or more LSTM layers over a look-back
-/// window, then a linear head predicting the next row's target columns.
+/// window, then a linear head predicting the target columns of the next `horizon` rows at once
+/// (direct multi-step forecasting: the head has horizon x targets outputs).
 public struct ForecasterSpec: Sendable, Equatable, Codable {
     /// How features are scaled before entering the network (statistics from the training part only).
     public typealias Scaling = FeatureScaling
@@ -16,6 +17,9 @@ public struct ForecasterSpec: Sendable, Equatable, Codable {
     public var hidden: [Int]
     /// Look-back window length in rows.
     public var window: Int
+    /// Rows predicted from one window: rows t, t + 1, ..., t + horizon - 1 after a window ending before row t.
+    /// Configurations stored before horizons existed decode as 1.
+    public var horizon: Int
     /// Columns to predict (nil: all F, which also allows multi-step `forecast`).
     public var targetColumns: [Int]?
     /// Feature scaling.
@@ -24,12 +28,28 @@ public struct ForecasterSpec: Sendable, Equatable, Codable {
     public var validationFraction: Double
 
     /// A forecaster specification; see the properties.
-    public init(hidden: [Int] = [32], window: Int = 24, targetColumns: [Int]? = nil, scaling: Scaling = .standard, validationFraction: Double = 0.2) {
+    public init(
+        hidden: [Int] = [32], window: Int = 24, horizon: Int = 1, targetColumns: [Int]? = nil, scaling: Scaling = .standard,
+        validationFraction: Double = 0.2
+    ) {
         self.hidden = hidden
         self.window = window
+        self.horizon = horizon
         self.targetColumns = targetColumns
         self.scaling = scaling
         self.validationFraction = validationFraction
+    }
+
+    enum CodingKeys: String, CodingKey { case hidden, window, horizon, targetColumns, scaling, validationFraction }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        hidden = try container.decode([Int].self, forKey: .hidden)
+        window = try container.decode(Int.self, forKey: .window)
+        horizon = try container.decodeIfPresent(Int.self, forKey: .horizon) ?? 1
+        targetColumns = try container.decodeIfPresent([Int].self, forKey: .targetColumns)
+        scaling = try container.decode(Scaling.self, forKey: .scaling)
+        validationFraction = try container.decode(Double.self, forKey: .validationFraction)
     }
 }
 
@@ -57,9 +77,13 @@ public struct ForecasterConfig: Sendable, Equatable, Codable {
     public var step: Int
     /// Key of the series trained on.
     public var series: String
-    /// Rows of the series when training last ran, and the first target row of the validation part.
+    /// Rows of the series when training last ran, and the first row of the validation part: a window is a
+    /// validation window when its last target row is at or after it (so no validation row is a training target).
     public var rows: Int
     public var validationStart: Int
+
+    /// Rows predicted from one window (`spec.horizon`).
+    public var horizon: Int { spec.horizon }
 }
 
 /// One forecaster training epoch.
@@ -70,6 +94,9 @@ public struct ForecastEpochReport: Sendable, Equatable {
     public let loss: Double
     /// Mean squared error on the validation windows (nil when there are none), in scaled units.
     public let validationLoss: Double?
+    /// The validation error per step ahead (`horizon` values, the first for the row right after the window;
+    /// nil when there are no validation windows), in scaled units.
+    public let validationLossPerStep: [Double]?
     /// Samples (training windows or rows) seen in the epoch.
     public let samples: Int
     /// Training throughput of the epoch.
@@ -339,12 +366,14 @@ final class LSTMNetwork {
 /// `/bias` [4H] (gate order i, f, g, o), `<model>/head/weight` [H, targets], `/bias`,
 /// `<model>/scaling/shift` and `/scale` [F], and the optimiser state under `<model>/optimizer/...`.
 public enum Forecaster {
-    /// Trains on one-step-ahead windows of `series` [T, F] (any numeric dtype; rows may have been appended).
+    /// Trains on the windows of `series` [T, F] (any numeric dtype; rows may have been appended): from the
+    /// `window` rows before row t, predict the target columns of rows t..<t + horizon (squared loss over all
+    /// of them). A window is used only when all its target rows exist.
     ///
     /// Windows are never materialised: each batch gathers its rows, time step by time step, straight
     /// from the mapped blocks (scaling applied on the way). Scaling statistics come from one streaming
-    /// pass over the training part; the last `validationFraction` of target rows is the validation set
-    /// (chronological split). Training batches are runs of consecutive windows, visited in an order
+    /// pass over the training part; the last `validationFraction` of the windows, by their last target row,
+    /// is the validation set (chronological split: no validation row is a training target). Training batches are runs of consecutive windows, visited in an order
     /// reproducible from `seed`. A checkpoint is written after every epoch; `resume` continues one
     /// (keeping its scaling statistics and split).
     public static func train(
@@ -352,8 +381,8 @@ public enum Forecaster {
         seed: UInt64, saveAs: String, resume: Bool = false, control: TrainingControl? = nil,
         progress: (ForecastEpochReport) -> Void = { _ in }
     ) throws -> ForecasterConfig {
-        guard !spec.hidden.isEmpty, spec.hidden.allSatisfy({ $0 > 0 }), spec.window > 0, batchSize > 0 else {
-            throw ComputeError("forecaster needs at least one positive hidden size, a positive window and batch size")
+        guard !spec.hidden.isEmpty, spec.hidden.allSatisfy({ $0 > 0 }), spec.window > 0, spec.horizon > 0, batchSize > 0 else {
+            throw ComputeError("forecaster needs at least one positive hidden size, a positive window, horizon and batch size")
         }
         let snapshot = store.snapshot()
         let source = try SeriesSource(snapshot: snapshot, key: series)
@@ -361,9 +390,14 @@ public enum Forecaster {
         guard !targets.isEmpty, targets.allSatisfy({ $0 >= 0 && $0 < source.width }) else {
             throw ComputeError("target columns \(targets) outside the series' \(source.width) columns")
         }
-        guard source.rows > spec.window + 1 else { throw ComputeError("series '\(series)' has \(source.rows) rows; window is \(spec.window)") }
+        let horizon = spec.horizon
+        guard source.rows - spec.window > horizon else {
+            let needs = horizon == 1 ? "window is \(spec.window)" : "window \(spec.window) and horizon \(horizon) need more than \(spec.window + horizon)"
+            throw ComputeError("series '\(series)' has \(source.rows) rows; \(needs)")
+        }
+        let outputs = horizon * targets.count
 
-        let net = LSTMNetwork(inputs: source.width, hidden: spec.hidden, outputs: targets.count, window: spec.window, capacity: batchSize)
+        let net = LSTMNetwork(inputs: source.width, hidden: spec.hidden, outputs: outputs, window: spec.window, capacity: batchSize)
         let state = OptimizerState(kind: optimizer.kind, shapes: net.params.shapes)
         let scaler: FeatureScaler
         var config: ForecasterConfig
@@ -399,24 +433,30 @@ public enum Forecaster {
             net.initialize(rng: &rng)
         }
 
-        let trainTargets = Array(spec.window..<config.validationStart)
+        // Windows are identified by their last target row; the first window's is window + horizon - 1.
+        let trainTargets = Array(spec.window + horizon - 1..<config.validationStart)
         let validationTargets = Array(config.validationStart..<source.rows)
         let rowBuffer = UnsafeMutablePointer<Float>.allocate(capacity: source.width)
         defer { rowBuffer.deallocate() }
-        let targetBuffer = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * targets.count)
+        let targetBuffer = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * outputs)
         defer { targetBuffer.deallocate() }
 
-        /// Gathers the windows ending before `ends` into the network's inputs, and their scaled targets.
-        func gather(_ ends: ArraySlice<Int>) throws {
-            for (b, end) in ends.enumerated() {
+        /// Gathers the windows whose last target rows are `lasts` into the network's inputs, and their scaled
+        /// targets [B, horizon, targets].
+        func gather(_ lasts: ArraySlice<Int>) throws {
+            for (b, last) in lasts.enumerated() {
+                let first = last - horizon + 1
                 for k in 0..<spec.window {
                     let x = net.input(k) + b * source.width
-                    try source.row(end - spec.window + k, into: x)
+                    try source.row(first - spec.window + k, into: x)
                     scaler.apply(x, rows: 1, into: x)
                 }
-                try source.row(end, into: rowBuffer)
-                scaler.apply(rowBuffer, rows: 1, into: rowBuffer)
-                for (o, column) in targets.enumerated() { targetBuffer[b * targets.count + o] = rowBuffer[column] }
+                for step in 0..<horizon {
+                    try source.row(first + step, into: rowBuffer)
+                    scaler.apply(rowBuffer, rows: 1, into: rowBuffer)
+                    let y = targetBuffer + b * outputs + step * targets.count
+                    for (o, column) in targets.enumerated() { y[o] = rowBuffer[column] }
+                }
             }
         }
 
@@ -436,7 +476,7 @@ public enum Forecaster {
                 let ends = trainTargets[start..<min(start + batchSize, trainTargets.count)]
                 try gather(ends)
                 net.forward(rows: ends.count)
-                let loss = Kernels.meanSquaredErrorGradient(net.prediction, targetBuffer, count: ends.count * targets.count, gradient: net.outputGradient)
+                let loss = Kernels.meanSquaredErrorGradient(net.prediction, targetBuffer, count: ends.count * outputs, gradient: net.outputGradient)
                 net.backward(rows: ends.count)
                 step += 1
                 state.step(net.params, gradients: net.gradients, spec: optimizer, step: step)
@@ -445,11 +485,21 @@ public enum Forecaster {
             }
             let elapsed = (clock.now - begin) / .seconds(1)
             var validationSum = 0.0
+            var stepSums = [Double](repeating: 0, count: horizon)
             for start in stride(from: 0, to: validationTargets.count, by: batchSize) {
                 let ends = validationTargets[start..<min(start + batchSize, validationTargets.count)]
                 try gather(ends)
                 net.forward(rows: ends.count)
-                validationSum += Kernels.meanSquaredError(net.prediction, targetBuffer, count: ends.count * targets.count) * Double(ends.count)
+                validationSum += Kernels.meanSquaredError(net.prediction, targetBuffer, count: ends.count * outputs) * Double(ends.count)
+                for b in 0..<ends.count {
+                    for step in 0..<horizon {
+                        let offset = b * outputs + step * targets.count
+                        for o in 0..<targets.count {
+                            let difference = Double(net.prediction[offset + o] - targetBuffer[offset + o])
+                            stepSums[step] += difference * difference
+                        }
+                    }
+                }
             }
             memory.sample()
             config.step = step
@@ -458,6 +508,7 @@ public enum Forecaster {
             progress(ForecastEpochReport(
                 epoch: epoch + 1, loss: samples > 0 ? lossSum / Double(samples) : 0,
                 validationLoss: validationTargets.isEmpty ? nil : validationSum / Double(validationTargets.count),
+                validationLossPerStep: validationTargets.isEmpty ? nil : stepSums.map { $0 / Double(validationTargets.count * targets.count) },
                 samples: samples, samplesPerSecond: elapsed > 0 ? Double(samples) / elapsed : 0,
                 peakRssAnonBytes: memory.peakRssAnonBytes, checkpointSequence: sequence))
         }
@@ -467,45 +518,64 @@ public enum Forecaster {
         return config
     }
 
-    /// One-step-ahead predictions for every window of `series` (target rows window..<T), unscaled,
-    /// written to `output` as float32 [T - window, targets] ([T - window] for one target). Returns the rows written.
+    /// Predictions for every window of `series` that has all its target rows, unscaled, written to `output`
+    /// as float32. Horizon 1: [T - window, targets] ([T - window] for one target); row i predicts series row
+    /// window + i. Horizon H > 1: [T - window - H + 1, H, targets]; entry [i, s] predicts series row
+    /// window + i + s. Returns the rows (windows) written.
     @discardableResult
     public static func predict(store: TensorStore, model: String, series: String, output: String, batchSize: Int = 256) throws -> Int {
         let snapshot = store.snapshot()
         let (config, net, scaler) = try open(snapshot, model: model, batchSize: batchSize)
         let source = try SeriesSource(snapshot: snapshot, key: series)
         guard source.width == config.features else { throw ComputeError("model '\(model)' takes \(config.features) columns; '\(series)' has \(source.width)") }
-        let window = config.spec.window
-        guard source.rows > window else { throw ComputeError("series '\(series)' is shorter than the window") }
+        let window = config.spec.window, horizon = config.horizon
+        guard source.rows - window >= horizon else {
+            throw ComputeError(horizon == 1 ? "series '\(series)' is shorter than the window"
+                : "series '\(series)' has \(source.rows) rows; window \(window) and horizon \(horizon) need at least \(window + horizon)")
+        }
+        let windows = source.rows - window - horizon + 1
+        let outputs = horizon * config.targets.count
         var out: [Float] = []
-        out.reserveCapacity((source.rows - window) * config.targets.count)
-        var start = window
-        while start < source.rows {
-            let count = min(batchSize, source.rows - start)
+        out.reserveCapacity(windows * outputs)
+        var start = 0
+        while start < windows {
+            let count = min(batchSize, windows - start)
             for b in 0..<count {
                 for k in 0..<window {
                     let x = net.input(k) + b * source.width
-                    try source.row(start + b - window + k, into: x)
+                    try source.row(start + b + k, into: x)
                     scaler.apply(x, rows: 1, into: x)
                 }
             }
             let y = net.forward(rows: count)
             for b in 0..<count {
-                for (o, column) in config.targets.enumerated() { out.append(scaler.unscale(y[b * config.targets.count + o], column: column)) }
+                for step in 0..<horizon {
+                    let row = y + b * outputs + step * config.targets.count
+                    for (o, column) in config.targets.enumerated() { out.append(scaler.unscale(row[o], column: column)) }
+                }
             }
             start += count
         }
-        let shape = config.targets.count == 1 ? [source.rows - window] : [source.rows - window, config.targets.count]
+        let shape = horizon > 1 ? [windows, horizon, config.targets.count]
+            : config.targets.count == 1 ? [windows] : [windows, config.targets.count]
         try store.put(output, out, shape: shape, options: Checkpoint.uncompressed)
-        return source.rows - window
+        return windows
     }
 
-    /// Forecasts `steps` rows past the end of `series` by feeding each prediction back as input
-    /// (the model must predict every column). Returns unscaled rows.
+    /// Forecasts `steps` rows past the end of `series`, unscaled. The model predicts `horizon` rows per pass;
+    /// when it predicts every column, each block of `horizon` rows is fed back as input for the next pass
+    /// (so any number of steps works). A model of only some columns cannot feed its predictions back: it
+    /// forecasts at most `horizon` steps (an error otherwise), and its rows hold the target columns only.
     public static func forecast(store: TensorStore, model: String, series: String, steps: Int) throws -> [[Float]] {
         let snapshot = store.snapshot()
         let (config, net, scaler) = try open(snapshot, model: model, batchSize: 1)
-        guard config.targets == Array(0..<config.features) else { throw ComputeError("multi-step forecasts need a model of every column") }
+        let horizon = config.horizon, targets = config.targets
+        let everyColumn = targets == Array(0..<config.features)
+        guard everyColumn || steps <= horizon else {
+            throw ComputeError(
+                "model '\(model)' predicts columns \(targets) of \(config.features), \(horizon) row\(horizon == 1 ? "" : "s") ahead: "
+                    + "forecasting \(steps) steps needs a model of every column (its predictions are fed back) or steps <= \(horizon)")
+        }
         let source = try SeriesSource(snapshot: snapshot, key: series)
         let window = config.spec.window, width = config.features
         guard source.rows >= window, source.width == width else { throw ComputeError("series '\(series)' does not fit model '\(model)'") }
@@ -518,30 +588,37 @@ public enum Forecaster {
             }
         }
         var result: [[Float]] = []
-        for _ in 0..<steps {
+        while result.count < steps {
             for k in 0..<window { for j in 0..<width { net.input(k)[j] = history[k * width + j] } }
             let y = net.forward(rows: 1)
-            let next = (0..<width).map { y[$0] }
-            result.append((0..<width).map { scaler.unscale(next[$0], column: $0) })
-            history.removeFirst(width)
-            history += next
+            for step in 0..<horizon {
+                let next = (0..<targets.count).map { y[step * targets.count + $0] }
+                if result.count < steps { result.append(zip(next, targets).map { scaler.unscale($0, column: $1) }) }
+                if everyColumn {
+                    history.removeFirst(width)
+                    history += next
+                }
+            }
         }
         return result
     }
 
-    /// First target row of the validation part: the last `validationFraction` of the rows that can be targets,
+    /// First row of the validation part: the windows (identified by their last target row, window + horizon - 1
+    /// up to T - 1) whose last target row is at or after it are the last `validationFraction` of all windows,
     /// leaving at least one training window.
     static func validationStart(rows: Int, spec: ForecasterSpec) -> Int {
-        let targetCount = rows - spec.window
-        let validation = Int((Double(targetCount) * spec.validationFraction).rounded())
-        return rows - min(max(validation, 0), targetCount - 1)
+        let windows = rows - spec.window - spec.horizon + 1
+        let validation = Int((Double(windows) * spec.validationFraction).rounded())
+        return rows - min(max(validation, 0), windows - 1)
     }
 
     // MARK: Storage
 
     static func open(_ snapshot: Snapshot, model: String, batchSize: Int) throws -> (ForecasterConfig, LSTMNetwork, FeatureScaler) {
         let config = try loadConfig(snapshot, model: model)
-        let net = LSTMNetwork(inputs: config.features, hidden: config.spec.hidden, outputs: config.targets.count, window: config.spec.window, capacity: batchSize)
+        let net = LSTMNetwork(
+            inputs: config.features, hidden: config.spec.hidden, outputs: config.horizon * config.targets.count, window: config.spec.window,
+            capacity: batchSize)
         try Checkpoint.load(snapshot, names: LSTMNetwork.names(layers: config.spec.hidden.count, prefix: "\(model)/"), into: net.params)
         return (config, net, try FeatureScaler.load(snapshot, model: model, width: config.features))
     }
@@ -594,8 +671,8 @@ public enum Forecaster {
 }
 
 extension ForecasterSpec: CustomStringConvertible {
-    /// `lstm [64] window 6 targets [0, 1] standard scaling, validation 0.2`: for messages.
+    /// `lstm [64] window 6 targets [0, 1] standard scaling, validation 0.2` (and `horizon H` after the window when H > 1): for messages.
     public var description: String {
-        "lstm \(hidden) window \(window) targets \(targetColumns.map { "\($0)" } ?? "all") \(scaling.rawValue) scaling, validation \(validationFraction)"
+        "lstm \(hidden) window \(window)\(horizon == 1 ? "" : " horizon \(horizon)") targets \(targetColumns.map { "\($0)" } ?? "all") \(scaling.rawValue) scaling, validation \(validationFraction)"
     }
 }

@@ -38,7 +38,7 @@ extension TrainingRequest {
         do { try validate() } catch { throw ComputeError(error.message) }
         if model == .lstm {
             let spec = ForecasterSpec(
-                hidden: hiddenWidths, window: window!, targetColumns: targetColumns,
+                hidden: hiddenWidths, window: window!, horizon: horizon ?? 1, targetColumns: targetColumns,
                 scaling: featureScaling ?? .standard, validationFraction: validationFraction ?? 0.2)
             let config = try Forecaster.train(
                 store: store, series: series!, spec: spec, optimizer: optimizerSpec, epochs: effectiveEpochs,
