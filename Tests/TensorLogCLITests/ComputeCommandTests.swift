@@ -207,6 +207,35 @@ struct ComputeCommandTests {
         try expectRefused(["infer", store, "--model", "fc", "--data", "x", "--output", "z"], store: store, mentioning: ["--series"])
     }
 
+    @Test("train --model lstm --horizon 3 reports validation loss per step; infer --series writes [T - window - 2, 3, targets]")
+    func forecasterHorizon() throws {
+        let directory = TemporaryDirectory()
+        try makeComputeFixture(directory)
+        let store = directory.store
+        let trained = try succeed(
+            "train", store, "--series", "series", "--model", "lstm", "--window", "6", "--horizon", "3", "--hidden", "8",
+            "--target-columns", "0,1", "--lr", "0.01", "--epochs", "2", "--batch-size", "32", "--save", "h3")
+        let lines = trained.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(trained.stdout)")
+        for line in lines.prefix(2) { #expect(line.contains(", validation loss ") && line.contains(" (per step "), "\(line)") }
+        // 392 windows (last target rows 8...399); the last 78 are validation windows, split at their last target row.
+        #expect(lines[2].contains("window 6, horizon 3,") && lines[2].contains("training rows 6..<322, validation rows 322..<400"), "\(lines[2])")
+        let json = try #require(try succeed(
+            "train", store, "--series", "series", "--model", "lstm", "--window", "6", "--horizon", "3", "--hidden", "8",
+            "--target-columns", "0", "--epochs", "1", "--batch-size", "32", "--save", "h3one", "--json").json() as? [String: Any])
+        #expect(json["horizon"] as? Int == 3 && json["validation_start"] as? Int == 322)
+        let epochs = try #require(json["epochs"] as? [[String: Any]])
+        #expect((epochs.first?["validation_loss_per_step"] as? [Double])?.count == 3)
+
+        let inferred = try #require(try succeed("infer", store, "--model", "h3", "--series", "series", "--output", "p3", "--json").json() as? [String: Any])
+        #expect(inferred["shape"] as? [Int] == [392, 3, 2] && inferred["rows"] as? Int == 392)
+        let one = try #require(try succeed("infer", store, "--model", "h3one", "--series", "series", "--output", "p3one", "--json").json() as? [String: Any])
+        #expect(one["shape"] as? [Int] == [392, 3, 1])
+        // The horizon is part of the architecture: resuming with another one is refused.
+        try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--horizon", "2", "--resume",
+                           "--target-columns", "0", "--hidden", "8", "--save", "h3one"], store: store, mentioning: ["h3one"])
+    }
+
     @Test("data imported from .npy files (float64 features, int64 labels) trains and evaluates")
     func importedNPY() throws {
         let directory = TemporaryDirectory()
@@ -240,7 +269,7 @@ struct ComputeCommandTests {
         try expectRefused(base + ["--model", "softmax", "--hidden", "8"], store: store, status: 64, mentioning: ["--hidden"])
         try expectRefused(base + ["--model", "mlp", "--lr", "-1"], store: store, status: 64, mentioning: ["--lr"])
         try expectRefused(["train", store, "--model", "lstm", "--data", "x", "--labels", "y", "--save", "n"], store: store, status: 64, mentioning: ["--series"])
-        try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--horizon", "3", "--save", "n"],
+        try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--horizon", "0", "--save", "n"],
                       store: store, status: 64, mentioning: ["--horizon"])
         try expectRefused(["train", store, "--model", "mlp", "--data", "x", "--save", "n"], store: store, status: 64, mentioning: ["--labels"])
         try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--scaling", "none", "--save", "n"],
@@ -254,6 +283,8 @@ struct ComputeCommandTests {
         try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--target-columns", "5", "--save", "n"],
                       store: store, mentioning: ["5"])
         try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "500", "--save", "n"], store: store, mentioning: ["window"])
+        try expectRefused(["train", store, "--model", "lstm", "--series", "series", "--window", "6", "--horizon", "394", "--save", "n"],
+                          store: store, mentioning: ["horizon 394"])
         try expectRefused(["train", store, "--data", "x", "--labels", "y", "--model", "mlp", "--resume", "--save", "m"], store: store, mentioning: ["m"])
         try expectRefused(["infer", store, "--model", "nomodel", "--data", "x", "--output", "o"], store: store, mentioning: ["nomodel"])
         try expectRefused(["infer", store, "--model", "m", "--data", "series", "--output", "o"], store: store, mentioning: ["features"])

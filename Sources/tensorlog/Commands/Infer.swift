@@ -11,7 +11,9 @@ struct Infer: ParsableCommand {
             Classifiers write int32 class indices [N] (--probabilities: float32 [N, classes]); regressors \
             write float32 [N] or [N, K]. The weights are used in place from the mapped checkpoint and the \
             data is streamed, so memory stays flat. For an lstm forecaster give --series instead of --data: \
-            one-step-ahead predictions for every window, float32 [T - window, targets] in the series' units. \
+            the predictions of every window, in the series' units: float32 [T - window, targets] for a \
+            one-step model (row i predicts series row window + i), [T - window - H + 1, H, targets] for one \
+            trained with --horizon H > 1 ([i, s] predicts series row window + i + s). \
             The output key gets a new version; prints the rows written and rows per second.
 
             Examples:

@@ -11,9 +11,10 @@ struct Train: ParsableCommand {
             Classifiers and regressors (--model linear, softmax, mlp) train on features --data [N, D] and \
             --labels [N] (integer classes; float targets [N] or [N, K] for regression). Batches are read \
             straight from the mapped blocks, so memory stays flat whatever the data size. \
-            --model lstm trains a one-step-ahead forecaster of a stored series --series [T, F] over \
-            look-back windows of --window rows, with the last --validation-fraction of the series held out \
-            (chronological split; shuffling stays on the training side).
+            --model lstm trains a forecaster of a stored series --series [T, F]: from look-back windows of \
+            --window rows it predicts the next --horizon rows (default 1) of the target columns at once, with \
+            the last --validation-fraction of the windows (by their last target row) held out (chronological \
+            split; shuffling stays on the training side).
 
             Each epoch prints one line: mean training loss (cross-entropy or squared error; for lstm also \
             the validation loss, in scaled units), samples per second, and the peak anonymous resident \
@@ -27,6 +28,8 @@ struct Train: ParsableCommand {
                   --epochs 5 --resume --save models/digits
               tensorlog train my-store --series node1/utilisation --model lstm --window 6 --hidden 64 \\
                   --target-columns 0,1 --epochs 100 --save models/util
+              tensorlog train my-store --series node1/utilisation --model lstm --window 24 --horizon 6 \\
+                  --target-columns 0 --save models/util6
             """
     )
 
@@ -85,7 +88,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Key prefix to save the model under (<prefix>/config, <prefix>/layer0/weight, ...).", valueName: "model"))
     var save: String
     @Option(help: ArgumentHelp("lstm: look-back window in rows.", valueName: "rows")) var window: Int?
-    @Option(help: ArgumentHelp("lstm: rows ahead to predict (only 1, the next row, is supported).", valueName: "rows")) var horizon: Int?
+    @Option(help: ArgumentHelp("lstm: rows predicted at once from each window (default 1, the next row).", valueName: "rows")) var horizon: Int?
     @Option(help: ArgumentHelp("lstm: stacked LSTM layers (each --hidden wide when --hidden has one width).", valueName: "n")) var layers: Int?
     @Option(help: ArgumentHelp("lstm: columns to predict, comma-separated (default: all).", valueName: "columns")) var targetColumns: String?
     @Option(help: ArgumentHelp("lstm: fraction of the series, at its end, held out for validation (default 0.2).", valueName: "fraction"))
@@ -192,7 +195,7 @@ struct Train: ParsableCommand {
     private func trainForecaster(_ store: TensorStore) throws {
         let request = try request()
         let spec = ForecasterSpec(
-            hidden: request.hiddenWidths, window: window!, targetColumns: try columns(),
+            hidden: request.hiddenWidths, window: window!, horizon: horizon ?? 1, targetColumns: try columns(),
             scaling: scaling?.featureScaling ?? .standard, validationFraction: validationFraction ?? 0.2)
         var epochsJSON: [JSON] = []
         let config = try computing {
@@ -201,16 +204,19 @@ struct Train: ParsableCommand {
                 seed: seed, saveAs: save, resume: resume
             ) { report in
                 let seconds = report.samplesPerSecond > 0 ? Double(report.samples) / report.samplesPerSecond : 0
+                let perStep = spec.horizon > 1 ? report.validationLossPerStep : nil
                 if output.json {
-                    epochsJSON.append(.object([
+                    var fields: [(String, JSON)] = [
                         ("epoch", .int(report.epoch)), ("loss", .double(report.loss)),
                         ("validation_loss", report.validationLoss.map(JSON.double) ?? .null), ("samples", .int(report.samples)),
                         ("seconds", .double(seconds)), ("samples_per_second", .double(report.samplesPerSecond)),
                         ("peak_rss_anon_bytes", .int(report.peakRssAnonBytes)),
-                    ]))
+                    ]
+                    if spec.horizon > 1 { fields.insert(("validation_loss_per_step", perStep.map { .array($0.map(JSON.double)) } ?? .null), at: 3) }
+                    epochsJSON.append(.object(fields))
                 } else {
                     print(Self.epochLine(
-                        epoch: report.epoch, loss: report.loss, validation: report.validationLoss,
+                        epoch: report.epoch, loss: report.loss, validation: report.validationLoss, validationPerStep: perStep,
                         samplesPerSecond: report.samplesPerSecond, peak: report.peakRssAnonBytes, seconds: seconds))
                     fflush(nil)
                 }
@@ -219,13 +225,15 @@ struct Train: ParsableCommand {
         if output.json {
             printJSON(.object([
                 ("model", .string(save)), ("kind", .string("lstm")), ("task", .string("forecast")),
-                ("hidden", .ints(config.spec.hidden)), ("window", .int(config.spec.window)), ("targets", .ints(config.targets)),
+                ("hidden", .ints(config.spec.hidden)), ("window", .int(config.spec.window)), ("horizon", .int(config.horizon)),
+                ("targets", .ints(config.targets)),
                 ("rows", .int(config.rows)), ("validation_start", .int(config.validationStart)),
                 ("epochs_completed", .int(config.epochsCompleted)), ("epochs", .array(epochsJSON)),
             ]))
         } else {
             let hidden = config.spec.hidden.map(String.init).joined(separator: ",")
-            print("saved lstm (hidden \(hidden), window \(config.spec.window), targets \(config.targets)) as '\(save)' after epoch \(config.epochsCompleted); "
+            let horizon = config.horizon == 1 ? "" : ", horizon \(config.horizon)"
+            print("saved lstm (hidden \(hidden), window \(config.spec.window)\(horizon), targets \(config.targets)) as '\(save)' after epoch \(config.epochsCompleted); "
                 + "training rows \(config.spec.window)..<\(config.validationStart), validation rows \(config.validationStart)..<\(config.rows)")
         }
     }
@@ -255,9 +263,12 @@ struct Train: ParsableCommand {
         }
     }
 
-    static func epochLine(epoch: Int, loss: Double, validation: Double?, samplesPerSecond: Double, peak: Int, seconds: Double) -> String {
+    static func epochLine(
+        epoch: Int, loss: Double, validation: Double?, validationPerStep: [Double]? = nil, samplesPerSecond: Double, peak: Int, seconds: Double
+    ) -> String {
         var line = "epoch \(epoch): loss " + String(format: "%.6f", loss)
         if let validation { line += ", validation loss " + String(format: "%.6f", validation) }
+        if let validationPerStep { line += " (per step " + validationPerStep.map { String(format: "%.6f", $0) }.joined(separator: " ") + ")" }
         line += ", " + String(format: "%.0f", samplesPerSecond) + " samples/s, peak RssAnon " + formatBytes(peak)
         line += ", " + String(format: "%.2f s", seconds)
         return line
