@@ -171,6 +171,9 @@ enum RequestLimits {
     static let maxHiddenWidth = 4096
     static let maxLayers = 8
     static let maxWindow = 65_536
+    /// Rows an lstm predicts per window; like the window, at most 65,536 (its batch of predictions is also
+    /// bounded: `batch_size` x `horizon` at most `maxBatchUnits`).
+    static let maxHorizon = 65_536
     /// Rows x window x hidden units of one batch, which bounds the activations a job keeps.
     static let maxBatchUnits = 1 << 26
 
@@ -191,6 +194,14 @@ enum RequestLimits {
         }
         if let window = training.window, window > maxWindow {
             throw APIError.invalid("window must be at most \(maxWindow) (the server's limit), got \(window)")
+        }
+        if let horizon = training.horizon {
+            guard horizon <= maxHorizon else { throw APIError.invalid("horizon must be at most \(maxHorizon) (the server's limit), got \(horizon)") }
+            let predictions = training.effectiveBatchSize * horizon
+            guard predictions <= maxBatchUnits else {
+                throw APIError.invalid(
+                    "batch_size x horizon is \(predictions), above the server's limit of \(maxBatchUnits); use a smaller batch_size")
+            }
         }
         let units = training.effectiveBatchSize * (training.window ?? 1) * max(1, training.hiddenWidths.reduce(0, +))
         guard units <= maxBatchUnits else {

@@ -8,7 +8,7 @@ import TensorLogServer
 struct RequestLimitTests {
     /// Regression: each of these bodies used to stop the whole server process (an arithmetic
     /// overflow or a failed allocation of terabytes in the compute code), taking every client down.
-    @Test("huge batch sizes, hidden widths, layers and windows are a 400, and the server keeps serving")
+    @Test("huge batch sizes, hidden widths, layers, windows and horizons are a 400, and the server keeps serving")
     func hugeSizesAreRefused() async throws {
         try await withServer { server in
             try storeBlobs(server.store, rows: 90)
@@ -35,6 +35,8 @@ struct RequestLimitTests {
                 ("/v1/jobs", #"{"model": "lstm", "save": "m6", "series": "series/load", "window": \#(huge)}"#),
                 ("/v1/jobs", #"{"model": "lstm", "save": "m7", "series": "series/load", "window": 2, "layers": 100000000000}"#),
                 ("/v1/jobs", #"{"model": "lstm", "save": "m8", "series": "series/load", "window": 65536, "batch_size": 65536}"#),
+                ("/v1/jobs", #"{"model": "lstm", "save": "m9", "series": "series/load", "window": 2, "horizon": \#(huge)}"#),
+                ("/v1/jobs", #"{"model": "lstm", "save": "m10", "series": "series/load", "window": 2, "horizon": 4096, "batch_size": 65536}"#),
             ]
             for (path, body) in bodies {
                 let response = try await server.raw(.POST, path, body: Array(body.utf8), headers: [("Content-Type", "application/json")])
