@@ -25,18 +25,28 @@ final class SpooledBody: @unchecked Sendable {
         let file: SpoolFile
         do { file = try SpoolFile(path: path) } catch { throw storeError(error, "creating a spool file in \(directory)") }
         defer { try? FileSystem.remove(path) }
+        // Chunks arrive in tens of KiB; they are gathered into 4 MiB writes.
         var written = 0
-        for try await buffer in body {
-            guard written + buffer.readableBytes <= limit else {
-                throw APIError(.contentTooLarge, "body_too_large", "the body exceeds the server's limit of \(limit) bytes")
-            }
+        var staged = ByteBuffer()
+        staged.reserveCapacity(4 << 20)
+        func flush() throws {
+            guard staged.readableBytes > 0 else { return }
             do {
-                try buffer.withUnsafeReadableBytes { (bytes) throws(SystemError) in try file.file.write(bytes, at: written) }
+                try staged.withUnsafeReadableBytes { (bytes) throws(SystemError) in try file.file.write(bytes, at: written) }
             } catch {
                 throw storeError(error, "spooling the request body")
             }
-            written += buffer.readableBytes
+            written += staged.readableBytes
+            staged.clear()
         }
+        for try await var buffer in body {
+            guard written + staged.readableBytes + buffer.readableBytes <= limit else {
+                throw APIError(.contentTooLarge, "body_too_large", "the body exceeds the server's limit of \(limit) bytes")
+            }
+            staged.writeBuffer(&buffer)
+            if staged.readableBytes >= 4 << 20 { try flush() }
+        }
+        try flush()
         guard written > 0 else { return SpooledBody(region: nil, count: 0) }
         do {
             return SpooledBody(region: try MappedRegion(file: file.file, length: written), count: written)
