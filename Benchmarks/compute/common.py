@@ -58,3 +58,17 @@ def median(values):
     values = sorted(values)
     n = len(values)
     return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def utilisation_series(rows, seed=42):
+    """A utilisation-like series [rows, 2] float32 (CPU %, memory %): daily and weekly sinusoids of
+    10-minute samples, noise, 1% spikes on CPU, a slow memory drift; clipped to 0..100."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    day, week = 144, 1008
+    cpu = 35 + 15 * np.sin(2 * np.pi * t / day) + 6 * np.sin(2 * np.pi * t / week) + rng.normal(0, 3, rows)
+    spikes = rng.random(rows) < 0.01
+    cpu[spikes] += rng.uniform(20, 40, spikes.sum())
+    memory = 55 + 8 * np.sin(2 * np.pi * t / day + 1.0) + 0.002 * t + rng.normal(0, 1.5, rows)
+    return np.clip(np.stack([cpu, memory], 1), 0, 100).astype(np.float32)

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from common import AnonPeak, mib, status_field, tensorlog_binary, tl
+from common import AnonPeak, mib, status_field, tensorlog_binary, tl, utilisation_series
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--rows", type=int, default=4000)
@@ -35,14 +35,7 @@ parser.add_argument("--baseline", choices=["torch", "sklearn"], default=None)
 parser.add_argument("--torch-threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all CPUs)")
 args = parser.parse_args()
 
-rng = np.random.default_rng(42)
-t = np.arange(args.rows)
-day, week = 144, 1008  # 10-minute samples
-cpu = 35 + 15 * np.sin(2 * np.pi * t / day) + 6 * np.sin(2 * np.pi * t / week) + rng.normal(0, 3, args.rows)
-spikes = rng.random(args.rows) < 0.01
-cpu[spikes] += rng.uniform(20, 40, spikes.sum())
-memory = 55 + 8 * np.sin(2 * np.pi * t / day + 1.0) + 0.002 * t + rng.normal(0, 1.5, args.rows)
-series = np.clip(np.stack([cpu, memory], 1), 0, 100).astype(np.float32)
+series = utilisation_series(args.rows)
 
 work = tempfile.mkdtemp(prefix="tl-forecast-")
 try:
