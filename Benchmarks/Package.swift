@@ -3,7 +3,8 @@ import PackageDescription
 
 // The benchmark suite lives in its own package so the root build stays free of
 // package-benchmark's dependencies. Run from this folder:
-//   swift package benchmark                      (all suites)
+//   swift package benchmark                      (all suites: EngineBenchmarks, ComputeBenchmarks)
+//   ../scripts/bench-smoke                       (everything built, every benchmark run briefly on small data: CI)
 //   swift run -c release engine-baselines        (TensorLog against dd and anonymous memory, side by side)
 let package = Package(
     name: "TensorLogBenchmarks",
@@ -13,13 +14,34 @@ let package = Package(
         .package(name: "TensorLog", path: ".."),
     ],
     targets: [
-        .executableTarget(
-            name: "EngineBenchmarks",
+        // Scratch stores, test data and the smoke mode (TENSORLOG_BENCH_SMOKE=1), for both suites.
+        .target(
+            name: "BenchmarkSupport",
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "TensorLog", package: "TensorLog"),
             ],
+            path: "Sources/BenchmarkSupport"
+        ),
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "TensorLog", package: "TensorLog"),
+            ],
             path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "ComputeBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "TensorLog", package: "TensorLog"),
+                .product(name: "TensorLogCompute", package: "TensorLog"),
+            ],
+            path: "Benchmarks/ComputeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .executableTarget(

@@ -1,37 +1,22 @@
 // The engine's benchmarks (package-benchmark). Run from Benchmarks/:
 //   swift package benchmark --target EngineBenchmarks
 // Side-by-side figures against dd and anonymous memory come from `swift run -c release engine-baselines`.
+// With TENSORLOG_BENCH_SMOKE=1 (scripts/bench-smoke) every benchmark runs briefly on small data.
 import Benchmark
+import BenchmarkSupport
 import Foundation
 import TensorLog
-
-/// A scratch store under the temp directory, removed by `remove()`.
-struct ScratchStore {
-    let path: String
-    let store: TensorStore
-
-    init(_ name: String, segmentSize: Int = 256 << 20, durability: Durability = .none) {
-        path = NSTemporaryDirectory() + "tensorlog-bench-\(name)-\(UUID().uuidString.prefix(8))"
-        var options = StoreOptions()
-        options.segmentSize = segmentSize
-        options.durability = durability
-        options.autoCompactDeadFraction = nil
-        store = try! TensorStore.open(at: path, options: options)
-    }
-
-    func remove() {
-        try? store.close()
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
-func floats(_ count: Int) -> [Float] { (0..<count).map { Float($0 % 4093) * 0.25 } }
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .peakMemoryResident],
         maxDuration: .seconds(3),
         maxIterations: 1000)
+    // The large tensors: [rows, 1024] float32, 256 MiB (4 MiB in smoke mode).
+    let bigRows = Smoke.size(65_536, smoke: 1_024)
+    let bigLabel = "\(bigRows / 256) MiB"
+    // Key counts of the many-small-tensors benchmarks.
+    let (keys, keysLabel) = Smoke.size((100_000, "100,000"), smoke: (5_000, "5,000"))
 
     for (label, count) in [("4 KiB", 1024), ("1 MiB", 1 << 18)] {
         let values = floats(count)
@@ -53,12 +38,12 @@ let benchmarks: @Sendable () -> Void = {
         for index in benchmark.scaledIterations { try scratch.store.put("k\(index % 64)", values) }
         benchmark.stopMeasurement()
     }
-    Benchmark("put 256 MiB", configuration: .init(maxIterations: 10)) { benchmark in
+    Benchmark("put \(bigLabel)", configuration: .init(maxIterations: 10)) { benchmark in
         let scratch = ScratchStore("putbig", segmentSize: 1 << 30)
         defer { scratch.remove() }
-        let values = floats(64 << 20)
+        let values = floats(bigRows * 1024)
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { try scratch.store.put("big", values, shape: [65536, 1024]) }
+        for _ in benchmark.scaledIterations { try scratch.store.put("big", values, shape: [bigRows, 1024]) }
         benchmark.stopMeasurement()
     }
     Benchmark("append 1 KiB rows to a growing data set", configuration: .init(scalingFactor: .kilo)) { benchmark in
@@ -80,10 +65,10 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(try snapshot.view("w")) }
         benchmark.stopMeasurement()
     }
-    Benchmark("sum a cached 256 MiB tensor through its view", configuration: .init(maxIterations: 50)) { benchmark in
+    Benchmark("sum a cached \(bigLabel) tensor through its view", configuration: .init(maxIterations: 50)) { benchmark in
         let scratch = ScratchStore("sum", segmentSize: 1 << 30)
         defer { scratch.remove() }
-        try scratch.store.put("w", floats(64 << 20), shape: [65536, 1024])
+        try scratch.store.put("w", floats(bigRows * 1024), shape: [bigRows, 1024])
         let view = try scratch.store.snapshot().view("w")
         _ = try view.withUnsafeBufferPointer(as: Float.self) { $0.reduce(0, +) }
         benchmark.startMeasurement()
@@ -97,16 +82,16 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
     }
-    Benchmark("point read of a 1 KiB tensor among 100,000", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("point read of a 1 KiB tensor among \(keysLabel)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let scratch = ScratchStore("points")
         defer { scratch.remove() }
         let value = floats(256)
-        for index in 0..<100_000 { try scratch.store.put("t/\(index)", value) }
+        for index in 0..<keys { try scratch.store.put("t/\(index)", value) }
         let snapshot = scratch.store.snapshot()
         var generator = SystemRandomNumberGenerator()
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            let key = "t/\(Int.random(in: 0..<100_000, using: &generator))"
+            let key = "t/\(Int.random(in: 0..<keys, using: &generator))"
             blackHole(try snapshot.view(key).withUnsafeBufferPointer(as: Float.self) { $0[0] })
         }
         benchmark.stopMeasurement()
@@ -134,10 +119,10 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("open a store of 100,000 keys from hint files", configuration: .init(maxIterations: 20)) { benchmark in
+    Benchmark("open a store of \(keysLabel) keys from hint files", configuration: .init(maxIterations: 20)) { benchmark in
         let scratch = ScratchStore("open", segmentSize: 16 << 20)
         let value = floats(256)
-        for index in 0..<100_000 { try scratch.store.put("t/\(index)", value) }
+        for index in 0..<keys { try scratch.store.put("t/\(index)", value) }
         try scratch.store.close()
         defer { try? FileManager.default.removeItem(atPath: scratch.path) }
         var options = StoreOptions()
@@ -146,12 +131,14 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(try TensorStore.open(at: scratch.path, options: options)) }
         benchmark.stopMeasurement()
     }
-    Benchmark("compact 64 MiB of segments, half dead", configuration: .init(maxIterations: 10)) { benchmark in
+    // 256 puts of 256 KiB (32 in smoke mode) over half as many keys, in segments of an eighth of that.
+    let compactPuts = Smoke.size(256, smoke: 32)
+    Benchmark("compact \(compactPuts / 4) MiB of segments, half dead", configuration: .init(maxIterations: 10)) { benchmark in
         for _ in benchmark.scaledIterations {
-            let scratch = ScratchStore("compact", segmentSize: 8 << 20)
+            let scratch = ScratchStore("compact", segmentSize: compactPuts << 15)
             defer { scratch.remove() }
             let value = floats(1 << 16)  // 256 KiB
-            for index in 0..<256 { try scratch.store.put("k\(index % 128)", value) }
+            for index in 0..<compactPuts { try scratch.store.put("k\(index % (compactPuts / 2))", value) }
             benchmark.startMeasurement()
             blackHole(try scratch.store.compact(CompactionOptions(deadFraction: 0.3)))
             benchmark.stopMeasurement()
@@ -173,4 +160,5 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
         }
     }
+    Smoke.limitRegisteredBenchmarks()
 }
