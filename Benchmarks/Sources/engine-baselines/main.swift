@@ -4,14 +4,17 @@
 //   - summing a cached 1 GiB float32 tensor through its zero-copy view vs the same bytes in anonymous memory
 //   - the cost of getting a view; point reads of 1 KiB tensors; open with hint files vs scanning
 //
-// Usage: swift run -c release engine-baselines [--dir DIR] [--repeats N] [--keys N]
+// Usage: swift run -c release engine-baselines [--dir DIR] [--repeats N] [--keys N] [--gib N]
+// With TENSORLOG_BENCH_SMOKE=1 (scripts/bench-smoke) it checks that everything runs: 64 MiB instead of 1 GiB,
+// one repeat, 10,000 keys, 100,000 reads, and the page cache is not dropped. Its figures mean nothing.
 import Foundation
 import TensorLog
 
 struct Options {
+    static let smoke = ProcessInfo.processInfo.environment["TENSORLOG_BENCH_SMOKE"] == "1"
     var directory = FileManager.default.currentDirectoryPath + "/.bench-data"
-    var repeats = 5
-    var keys = 1_000_000
+    var repeats = Self.smoke ? 1 : 5
+    var keys = Self.smoke ? 10_000 : 1_000_000
     var gib = 1
 
     init() {
@@ -42,7 +45,9 @@ if let keep = ProcessInfo.processInfo.environment["TENSORLOG_BENCH_ONLY_OPEN"] {
     }
     exit(0)
 }
-let bytes = options.gib << 30
+let smoke = Options.smoke
+let bytes = smoke ? 64 << 20 : options.gib << 30
+let sizeLabel = smoke ? "64 MiB" : "\(options.gib) GiB"
 if ProcessInfo.processInfo.environment["TENSORLOG_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: options.directory) }
 try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
 
@@ -70,7 +75,9 @@ func shell(_ command: String) {
 }
 
 /// Flushes and drops the page cache (as root), so every timed write starts from the same state.
+/// Not in smoke mode, whose figures mean nothing: it would only slow whatever else runs on the machine.
 func settle() {
+    if smoke { return }
     shell("sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true")
 }
 
@@ -96,12 +103,12 @@ var rows: [(String, String, String, String)] = []
     print("\(name): \(tensorlog) vs \(baseline) -> \(ratio)")
 }
 
-// The source data: 1 GiB of float32 in anonymous memory, touched so it is resident.
+// The source data: 1 GiB (64 MiB in smoke mode) of float32 in anonymous memory, touched so it is resident.
 let count = bytes / 4
 let source = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
 for index in 0..<count { source[index] = Float(index & 1023) * 0.5 }
 defer { source.deallocate() }
-let sourcePath = "/dev/shm/tensorlog-bench-source.bin"
+let sourcePath = "/dev/shm/tensorlog-bench-source-\(ProcessInfo.processInfo.processIdentifier).bin"
 FileManager.default.createFile(atPath: sourcePath, contents: Data(buffer: source))
 defer { try? FileManager.default.removeItem(atPath: sourcePath) }
 
@@ -145,9 +152,9 @@ samples("put", putNoSync)
 samples("dd", ddNoSync)
 samples("put+fsync", putSync)
 samples("dd conv=fsync", ddSync)
-report("sequential write \(options.gib) GiB, no fsync (GB/s)", String(format: "%.2f", gbps(median(putNoSync))),
+report("sequential write \(sizeLabel), no fsync (GB/s)", String(format: "%.2f", gbps(median(putNoSync))),
        String(format: "dd %.2f", gbps(median(ddNoSync))), String(format: "%.0f%%", 100 * median(ddNoSync) / median(putNoSync)))
-report("sequential write \(options.gib) GiB, fsync at end (GB/s)", String(format: "%.2f", gbps(median(putSync))),
+report("sequential write \(sizeLabel), fsync at end (GB/s)", String(format: "%.2f", gbps(median(putSync))),
        String(format: "dd conv=fsync %.2f", gbps(median(ddSync))), String(format: "%.0f%%", 100 * median(ddSync) / median(putSync)))
 
 // 2. Summing a cached tensor through its zero-copy view vs anonymous memory.
@@ -164,7 +171,7 @@ for _ in 0..<max(options.repeats, 5) {
     anonymousSums.append(seconds { sink += sum(UnsafeBufferPointer(source)) })
     viewSums.append(try seconds { sink += try view.withUnsafeBufferPointer(as: Float.self) { sum($0) } })
 }
-report("sum \(options.gib) GiB float32 (GB/s)", String(format: "view %.2f", gbps(median(viewSums))),
+report("sum \(sizeLabel) float32 (GB/s)", String(format: "view %.2f", gbps(median(viewSums))),
        String(format: "anonymous %.2f", gbps(median(anonymousSums))), String(format: "%.0f%%", 100 * median(anonymousSums) / median(viewSums)))
 
 // 3. Getting a view: no copy, so it should cost microseconds.
@@ -172,7 +179,7 @@ var viewCosts: [Double] = []
 for _ in 0..<1000 {
     viewCosts.append(try seconds { _ = try snapshot.view("w") })
 }
-report("get a zero-copy view of a \(options.gib) GiB tensor (µs)", String(format: "%.2f", median(viewCosts) * 1e6), "-", "-")
+report("get a zero-copy view of a \(sizeLabel) tensor (µs)", String(format: "%.2f", median(viewCosts) * 1e6), "-", "-")
 try store.close()
 
 // 4. Point reads of small tensors, and open with and without hint files.
@@ -202,7 +209,7 @@ for _ in 0..<5 { openWithHints.append(try timeOpen(pointPath, pointOptions)) }
 let points = try TensorStore.open(at: pointPath, options: pointOptions)
 let pointSnapshot = points.snapshot()
 var generator = SystemRandomNumberGenerator()
-let reads = 1_000_000
+let reads = smoke ? 100_000 : 1_000_000
 let readTime = try seconds {
     for _ in 0..<reads {
         let key = "tensor/\(Int.random(in: 0..<options.keys, using: &generator))"
