@@ -21,7 +21,7 @@ final class ComputeFixture: @unchecked Sendable {
     let optimizer = OptimizerSpec.sgd(learningRate: 0.01)
     /// The features, kept in memory only when `keepFeatures` (for in-memory inference).
     let features: [Float]
-    /// Trainer calls so far; every few, dead checkpoint versions are compacted away outside the clock.
+    /// Trainer calls so far (see `timedEpoch`).
     var trainingRuns = 0
 
     init(name: String, rows: Int, width: Int, hidden: [Int], segmentSize: Int = 64 << 20, keepFeatures: Bool) throws {
@@ -44,9 +44,14 @@ final class ComputeFixture: @unchecked Sendable {
             batchSize: batchSize, seed: 1, saveAs: "model", resume: true)
     }
 
-    /// Every checkpoint is a new version of the model's tensors: reclaim the old ones now and then.
-    func compactNowAndThen() throws {
+    /// One more epoch, and only the Trainer call on `benchmark`'s clock. Every checkpoint is a new version
+    /// of the model's tensors: every 8 runs the old ones are compacted away first, off the clock.
+    func timedEpoch(_ benchmark: Benchmark) throws -> EpochReport {
         if trainingRuns % 8 == 0 { _ = try scratch.store.compact(CompactionOptions(deadFraction: 0.3)) }
+        benchmark.startMeasurement()
+        let summary = try train(epochs: 1)
+        benchmark.stopMeasurement()
+        return summary.epochs[0]
     }
 }
 
@@ -86,12 +91,8 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark(
             "training step, \(label)", configuration: .init(metrics: metrics + [stepMetric]),
             closure: { benchmark in
-                let fixture = training.fixture!
-                try fixture.compactNowAndThen()
-                benchmark.startMeasurement()
-                let summary = try fixture.train(epochs: 1)
-                benchmark.stopMeasurement()
-                benchmark.measurement(stepMetric, Int((summary.epochs[0].seconds * 1e6).rounded()))
+                let report = try training.fixture!.timedEpoch(benchmark)
+                benchmark.measurement(stepMetric, Int((report.seconds * 1e6).rounded()))
             },
             setup: training.setUp { try ComputeFixture(name: "step", rows: batchSize, width: inputs, hidden: hidden, keepFeatures: false) },
             teardown: training.tearDown)
@@ -122,13 +123,9 @@ let benchmarks: @Sendable () -> Void = {
         "training epoch over \(epochLabel) x 784 float32 rows from the store, MLP 784-256-10, batch \(batchSize)",
         configuration: .init(metrics: metrics + [samplesMetric], maxDuration: .seconds(5), maxIterations: 10),
         closure: { benchmark in
-            let fixture = epoch.fixture!
-            try fixture.compactNowAndThen()
-            benchmark.startMeasurement()
-            let summary = try fixture.train(epochs: 1)
-            benchmark.stopMeasurement()
-            precondition(summary.epochs[0].samples == epochRows)
-            benchmark.measurement(samplesMetric, Int(summary.epochs[0].samplesPerSecond.rounded()))
+            let report = try epoch.fixture!.timedEpoch(benchmark)
+            precondition(report.samples == epochRows)
+            benchmark.measurement(samplesMetric, Int(report.samplesPerSecond.rounded()))
         },
         setup: epoch.setUp {
             try ComputeFixture(name: "epoch", rows: epochRows, width: 784, hidden: [256], segmentSize: 512 << 20, keepFeatures: false)
