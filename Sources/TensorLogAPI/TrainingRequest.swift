@@ -56,8 +56,13 @@ public struct TrainingRequest: Codable, Sendable, Equatable {
         public var seconds: Double
         public var samplesPerSecond: Double
         public var peakRssAnonBytes: Int
+        /// The forecaster's validation loss for each step ahead (horizon > 1).
+        public var validationLossPerStep: [Double]?
 
-        public init(epoch: Int, loss: Double, validationLoss: Double? = nil, samples: Int, seconds: Double, samplesPerSecond: Double, peakRssAnonBytes: Int) {
+        public init(
+            epoch: Int, loss: Double, validationLoss: Double? = nil, samples: Int, seconds: Double, samplesPerSecond: Double,
+            peakRssAnonBytes: Int, validationLossPerStep: [Double]? = nil
+        ) {
             self.epoch = epoch
             self.loss = loss
             self.validationLoss = validationLoss
@@ -65,6 +70,7 @@ public struct TrainingRequest: Codable, Sendable, Equatable {
             self.seconds = seconds
             self.samplesPerSecond = samplesPerSecond
             self.peakRssAnonBytes = peakRssAnonBytes
+            self.validationLossPerStep = validationLossPerStep
         }
     }
 

@@ -47,7 +47,8 @@ extension TrainingRequest {
                 let seconds = report.samplesPerSecond > 0 ? Double(report.samples) / report.samplesPerSecond : 0
                 progress(Progress(
                     epoch: report.epoch, loss: report.loss, validationLoss: report.validationLoss, samples: report.samples,
-                    seconds: seconds, samplesPerSecond: report.samplesPerSecond, peakRssAnonBytes: report.peakRssAnonBytes))
+                    seconds: seconds, samplesPerSecond: report.samplesPerSecond, peakRssAnonBytes: report.peakRssAnonBytes,
+                    validationLossPerStep: report.validationLossPerStep))
             }
             return .forecaster(config)
         }
