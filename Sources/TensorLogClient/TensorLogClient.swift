@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOHTTP1
+import NIOSSL
 import TensorLogAPI
 import TensorLogFormat
 import TensorLogInterop
@@ -38,10 +40,12 @@ public final class TensorLogClient: Sendable {
     let http: HTTPClient
 
     /// - Parameters:
-    ///   - baseURL: `http://host:port` of the server.
+    ///   - baseURL: `http://host:port` or `https://host:port` of the server.
     ///   - token: the bearer token, when the server requires one.
     ///   - timeoutSeconds: the longest a request may take, from start to its last byte.
-    public init(baseURL: String, token: String? = nil, timeoutSeconds: Int64 = 3600) throws {
+    ///   - caFile: a PEM file of certificates to trust for `https` (e.g. a self-signed server's own
+    ///     certificate) instead of the system's roots.
+    public init(baseURL: String, token: String? = nil, timeoutSeconds: Int64 = 3600, caFile: String? = nil) throws {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
@@ -50,7 +54,25 @@ public final class TensorLogClient: Sendable {
         self.baseURL = base
         self.token = token
         self.timeout = .seconds(timeoutSeconds)
-        self.http = HTTPClient.shared
+        self.http = try caFile.map(Self.httpClient(trusting:)) ?? HTTPClient.shared
+    }
+
+    /// One HTTP client per CA file, kept for the life of the process (like `HTTPClient.shared`).
+    private static let clientsByCAFile = NIOLockedValueBox<[String: HTTPClient]>([:])
+
+    private static func httpClient(trusting caFile: String) throws -> HTTPClient {
+        try clientsByCAFile.withLockedValue { clients in
+            if let client = clients[caFile] { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw RemoteError(status: 0, code: "bad_ca_file", message: "cannot read certificates from \(caFile): \(error)")
+            }
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+            clients[caFile] = client
+            return client
+        }
     }
 
     // MARK: Store

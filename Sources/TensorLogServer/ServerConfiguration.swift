@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     /// When a write over the network is on stable storage before it is acknowledged.
     /// The default makes every acknowledged put, append and delete survive a crash.
     public var durability = Durability.everyWrite
+    /// Serve HTTPS with this certificate chain and private key (PEM files); plain HTTP when nil.
+    /// A bearer token sent over plain HTTP off this machine can be read on the way: use TLS there.
+    public var tls: (certificateChain: String, privateKey: String)?
     /// Where request bodies are spooled before they are written to the store
     /// (default: `.spool` inside the store directory, on the same file system).
     public var spoolDirectory: String?

@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -70,10 +73,20 @@ public final class TensorLogServer: Sendable {
 
     /// The server and its job manager as one service group; `triggerGracefulShutdown()` on it
     /// shuts down as a signal would.
-    public func makeServiceGroup(signals: [UnixSignal] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> ServiceGroup {
+    public func makeServiceGroup(signals: [UnixSignal] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
+        var server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleSeconds))))
+        if let tls = configuration.tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+                server = try .tls(server, tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            } catch {
+                throw APIError(.internalServerError, "tls", "cannot use the TLS certificate \(tls.certificateChain) and key \(tls.privateKey): \(error)")
+            }
+        }
         let application = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleSeconds)))),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tensorlog/\(Self.version)"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger

@@ -57,7 +57,7 @@ func withServer(
     configure(&configuration)
     let server = try TensorLogServer(store: store, configuration: configuration)
     let (ports, announce) = AsyncStream<Int>.makeStream()
-    let group = server.makeServiceGroup { port in announce.yield(port) }
+    let group = try server.makeServiceGroup { port in announce.yield(port) }
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         var iterator = ports.makeAsyncIterator()

@@ -10,7 +10,8 @@ struct Serve: ParsableCommand {
             The API is described in docs/openapi.json and docs/SERVER.md. Tensor bodies are .npy (default) or \
             .safetensors files, streamed both ways. Binding to anything but loopback requires a bearer token, \
             read from --token-file or the TENSORLOG_TOKEN environment variable; clients send \
-            'Authorization: Bearer <token>'. SIGTERM or SIGINT shuts down gracefully: no new connections, \
+            'Authorization: Bearer <token>'; off this machine serve HTTPS (--tls-cert, --tls-key) so the token \
+            cannot be read on the way. SIGTERM or SIGINT shuts down gracefully: no new connections, \
             running jobs stop at their next batch (keeping their last epoch's checkpoint), in-flight requests \
             finish, and the store is closed with every write synced.
 
@@ -41,12 +42,17 @@ struct Serve: ParsableCommand {
     var durability: DurabilityChoice = .sync
     @Option(help: ArgumentHelp("Directory for request bodies in transit (default: STORE/.spool).", valueName: "path"))
     var spoolDir: String?
+    @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (with --tls-key).", valueName: "path"), completion: .file())
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "path"), completion: .file())
+    var tlsKey: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard maxBody > 0 else { throw ValidationError("--max-body must be positive") }
         guard maxJobs > 0 else { throw ValidationError("--max-jobs must be positive") }
         guard requestTimeout > 0, idleTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func run() throws {
@@ -59,6 +65,7 @@ struct Serve: ParsableCommand {
         configuration.requestSeconds = requestTimeout
         configuration.idleSeconds = idleTimeout
         configuration.spoolDirectory = spoolDir
+        if let tlsCert, let tlsKey { configuration.tls = (tlsCert, tlsKey) }
         configuration.durability = switch durability {
         case .sync: .everyWrite
         case .group: .groupCommit(bytes: 8 << 20, milliseconds: 100)
@@ -78,13 +85,17 @@ struct Serve: ParsableCommand {
         let where_ = "\(target.store)"
         let secured = configuration.token == nil ? "no token: loopback only" : "bearer token required"
         let host = host.contains(":") ? "[\(host)]" : host
+        let scheme = configuration.tls == nil ? "http" : "https"
         do {
             try runAsync {
                 try await server.run { port in
-                    print("serving \(where_) on http://\(host):\(port) (\(secured)); SIGINT or SIGTERM stops")
+                    print("serving \(where_) on \(scheme)://\(host):\(port) (\(secured)); SIGINT or SIGTERM stops")
                     fflush(nil)
                 }
             }
+        } catch let error as APIError {
+            try? store.close()
+            throw CLIError(error.message)
         } catch {
             try? store.close()
             throw CLIError("serving \(target.store): \(error)")

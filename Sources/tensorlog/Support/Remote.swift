@@ -7,7 +7,8 @@ let remoteCommands: Set<String> = ["ls", "get", "import", "export", "stat", "tra
 
 /// Rewrites `--remote URL` into the STORE position (right after the command name), so that
 /// `tensorlog get --remote http://h:8676 model/w` parses as `tensorlog get http://h:8676 model/w`.
-/// `--token-file PATH` after `--remote` sets the token for that server.
+/// `--token-file PATH` sets the token for that server and `--ca-file PATH` the certificates an https
+/// server is checked against (else TENSORLOG_TOKEN and TENSORLOG_CA_FILE).
 func rewritingRemoteOption(_ arguments: [String]) throws -> [String] {
     guard let command = arguments.first, remoteCommands.contains(command) else {
         if let command = arguments.first, command != "serve", arguments.contains("--remote") {
@@ -22,9 +23,13 @@ func rewritingRemoteOption(_ arguments: [String]) throws -> [String] {
     while index < rest.count {
         let argument = rest[index]
         if argument == "--" { break }
-        if argument == "--remote" || argument == "--token-file" {
+        if argument == "--remote" || argument == "--token-file" || argument == "--ca-file" {
             guard index + 1 < rest.count else { throw CLIError("\(argument) needs a value", status: ExitStatus.usage) }
-            if argument == "--remote" { url = rest[index + 1] } else { RemoteSettings.tokenFile = rest[index + 1] }
+            switch argument {
+            case "--remote": url = rest[index + 1]
+            case "--token-file": RemoteSettings.tokenFile = rest[index + 1]
+            default: RemoteSettings.caFile = rest[index + 1]
+            }
             rest.removeSubrange(index...(index + 1))
         } else if argument.hasPrefix("--remote=") {
             url = String(argument.dropFirst("--remote=".count))
@@ -32,11 +37,17 @@ func rewritingRemoteOption(_ arguments: [String]) throws -> [String] {
         } else if argument.hasPrefix("--token-file=") {
             RemoteSettings.tokenFile = String(argument.dropFirst("--token-file=".count))
             rest.remove(at: index)
+        } else if argument.hasPrefix("--ca-file=") {
+            RemoteSettings.caFile = String(argument.dropFirst("--ca-file=".count))
+            rest.remove(at: index)
         } else {
             index += 1
         }
     }
-    guard let url else { return arguments }
+    guard let url else {
+        // STORE given as a URL directly: the token and CA options still apply to it.
+        return [command] + rest
+    }
     guard isRemote(url) else { throw CLIError("--remote \(url): expected an http:// or https:// URL", status: ExitStatus.usage) }
     return [command, url] + rest
 }
@@ -46,8 +57,10 @@ func isRemote(_ store: String) -> Bool {
     store.hasPrefix("http://") || store.hasPrefix("https://")
 }
 
+/// Set once by `rewritingRemoteOption`, before any command runs.
 enum RemoteSettings {
     nonisolated(unsafe) static var tokenFile: String?
+    nonisolated(unsafe) static var caFile: String?
 }
 
 /// A client of the server at `url`, with the token from --token-file or TENSORLOG_TOKEN.
@@ -58,7 +71,8 @@ func remoteClient(_ url: String) throws -> TensorLogClient {
         token = text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
     do {
-        return try TensorLogClient(baseURL: url, token: token)
+        let caFile = RemoteSettings.caFile ?? ProcessInfo.processInfo.environment["TENSORLOG_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        return try TensorLogClient(baseURL: url, token: token, caFile: caFile)
     } catch let error as RemoteError {
         throw CLIError(error.message, status: ExitStatus.usage)
     }
