@@ -72,3 +72,37 @@ def utilisation_series(rows, seed=42):
     cpu[spikes] += rng.uniform(20, 40, spikes.sum())
     memory = 55 + 8 * np.sin(2 * np.pi * t / day + 1.0) + 0.002 * t + rng.normal(0, 1.5, rows)
     return np.clip(np.stack([cpu, memory], 1), 0, 100).astype(np.float32)
+
+
+def train_torch_lstm(xt, yt, hidden, lr, batch_size, epochs, after_epoch=None):
+    """The PyTorch baseline forecaster: nn.LSTM(features, hidden) + Linear(hidden, targets) on the last step,
+    Adam, squared loss, batches in an order drawn from a seeded generator each epoch. `xt` [N, window, F] and
+    `yt` [N, targets] are torch tensors; `after_epoch(net)` runs after each epoch. Returns the trained net."""
+    import torch
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(xt.shape[2], hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, yt.shape[1])
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+
+    net = Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        order = torch.randperm(len(xt), generator=generator)
+        net.train()
+        for i in range(0, len(xt), batch_size):
+            index = order[i:i + batch_size]
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(net(xt[index]), yt[index]).backward()
+            optimizer.step()
+        net.eval()
+        if after_epoch:
+            after_epoch(net)
+    return net

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from common import AnonPeak, mib, status_field, tensorlog_binary, tl, utilisation_series
+from common import AnonPeak, mib, status_field, tensorlog_binary, tl, train_torch_lstm, utilisation_series
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--rows", type=int, default=4000)
@@ -86,39 +86,19 @@ try:
     before_anon = status_field("RssAnon")
     if baseline == "torch":
         import torch
-        torch.manual_seed(0)
         torch.set_num_threads(args.torch_threads)
-
-        class Net(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.lstm = torch.nn.LSTM(2, args.hidden, batch_first=True)
-                self.head = torch.nn.Linear(args.hidden, 2)
-
-            def forward(self, x):
-                out, _ = self.lstm(x)
-                return self.head(out[:, -1])
-
-        net = Net()
-        optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
         xt, yt, xvt, yvt = map(torch.from_numpy, (xw, yw, xv, yv))
         memory.sample()
         before_anon = status_field("RssAnon")
         start = time.perf_counter()
-        generator = torch.Generator().manual_seed(0)
-        for epoch in range(args.epochs):
-            order = torch.randperm(len(xt), generator=generator)
-            net.train()
-            for i in range(0, len(xt), args.batch_size):
-                index = order[i:i + args.batch_size]
-                optimizer.zero_grad()
-                loss = torch.nn.functional.mse_loss(net(xt[index]), yt[index])
-                loss.backward()
-                optimizer.step()
-            net.eval()
+
+        def after_epoch(net):
+            global validation
             with torch.no_grad():
                 validation = torch.nn.functional.mse_loss(net(xvt), yvt).item()
             memory.sample()
+
+        net = train_torch_lstm(xt, yt, args.hidden, args.lr, args.batch_size, args.epochs, after_epoch)
         base_seconds = time.perf_counter() - start
         with torch.no_grad():
             prediction = net(xvt).numpy()

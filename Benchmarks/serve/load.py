@@ -20,18 +20,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 import numpy as np
 from safetensors.numpy import save_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compute"))
 from common import tensorlog_binary  # noqa: E402
+from serving import start_server  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seconds", type=int, default=15)
@@ -89,12 +87,6 @@ end
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def parse_wrk(text):
     """Requests/s, latency percentiles (ms), total requests, errors from wrk --latency output."""
     def ms(value):
@@ -135,15 +127,7 @@ try:
     with open(os.path.join(work, "load.lua"), "w") as f:
         f.write(LUA)
 
-    port = free_port()
-    server = subprocess.Popen([tl, "serve", store, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            urllib.request.urlopen(url + "/v1/health").read()
-            break
-        except OSError:
-            time.sleep(0.05)
+    server, url = start_server(tl, store)
 
     print(f"tensorlog serve under wrk: {args.connections} connections, 2 threads, {args.seconds} s per pass, {os.cpu_count()} cores "
           "(client and server share them)", flush=True)

@@ -36,7 +36,8 @@ import urllib.request
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compute"))
-from common import mib, tensorlog_binary, utilisation_series  # noqa: E402
+from common import mib, tensorlog_binary, train_torch_lstm, utilisation_series  # noqa: E402
+from serving import start_server, status_field  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--rows", type=int, default=4000)
@@ -69,28 +70,7 @@ def torch_client(url, epochs, out, threads):
     is_train = ends < validation_start
     xt, yt = torch.from_numpy(windows[is_train]), torch.from_numpy(targets[is_train])
     xv, yv = torch.from_numpy(windows[~is_train]), torch.from_numpy(targets[~is_train])
-    torch.manual_seed(0)
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = torch.nn.LSTM(2, args.hidden, batch_first=True)
-            self.head = torch.nn.Linear(args.hidden, 2)
-
-        def forward(self, x):
-            output, _ = self.lstm(x)
-            return self.head(output[:, -1])
-
-    net = Net()
-    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(epochs):
-        order = torch.randperm(len(xt), generator=generator)
-        for i in range(0, len(xt), args.batch_size):
-            index = order[i:i + args.batch_size]
-            optimizer.zero_grad()
-            torch.nn.functional.mse_loss(net(xt[index]), yt[index]).backward()
-            optimizer.step()
+    net = train_torch_lstm(xt, yt, args.hidden, args.lr, args.batch_size, epochs)
     with torch.no_grad():
         validation = torch.nn.functional.mse_loss(net(xv), yv).item()
     with open(out, "w") as f:
@@ -150,12 +130,6 @@ class CountingProxy:
                     pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_client(command, pin):
     """Runs one client process; returns (stdout, wall seconds)."""
     if pin:
@@ -185,11 +159,7 @@ def peak_rss_of(command, pin):
 
 
 def server_peak(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return status_field(pid, "VmHWM")
 
 
 def reset_server_peak(pid):
@@ -208,18 +178,9 @@ def experiment(rows, epochs, with_torch, label):
         store = os.path.join(work, "node")
         subprocess.run([tl, "init", store], check=True, capture_output=True)
         subprocess.run([tl, "import", store, os.path.join(work, "util.npy"), "--key", "node1/util"], check=True, capture_output=True)
-        port = free_port()
-        server = subprocess.Popen(["taskset", "-c", "1", tl, "serve", store, "--port", str(port)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        server.stdout.readline()  # the listening line
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health").read()
-                break
-            except OSError:
-                time.sleep(0.05)
+        server, server_url = start_server(tl, store, prefix=["taskset", "-c", "1"])
         server_pid = server.pid  # taskset execs the server in its own process
-        proxy = CountingProxy(port)
+        proxy = CountingProxy(int(server_url.rsplit(":", 1)[1]))
         url = f"http://127.0.0.1:{proxy.port}"
         train_options = ["--model", "lstm", "--window", str(args.window), "--hidden", str(args.hidden), "--target-columns", "0,1",
                          "--optimizer", "adam", "--lr", str(args.lr), "--batch-size", str(args.batch_size), "--epochs", str(epochs),

@@ -8,18 +8,17 @@ usage: python3 stream.py [--gib 2]
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compute"))
 from common import mib, tensorlog_binary  # noqa: E402
+from serving import start_server, status_field  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--gib", type=float, default=2)
@@ -27,11 +26,7 @@ args = parser.parse_args()
 
 
 def rss_anon(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return status_field(pid, "RssAnon")
 
 
 class Sampler:
@@ -69,24 +64,14 @@ try:
     size = os.path.getsize(path)
     store = os.path.join(work, "store")
     subprocess.run([tl, "init", store], check=True, capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([tl, "serve", store, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            urllib.request.urlopen(url + "/v1/health").read()
-            break
-        except OSError:
-            time.sleep(0.05)
+    server, url = start_server(tl, store)
     idle = rss_anon(server.pid)
     print(f"tensor float32 [{rows}, {columns}]: {size / (1 << 30):.2f} GiB file; server RssAnon when idle {mib(idle):.1f} MiB", flush=True)
     transfers = [
         ("upload (PUT, .npy body)", ["curl", "-sS", "-f", "-X", "PUT", "-T", path, "-H", "Content-Type: application/x-npy",
                                      "-o", "/dev/null", f"{url}/v1/tensors/big"]),
         ("download whole (.npy)", ["curl", "-sS", "-f", "-o", "/dev/null", f"{url}/v1/tensors/big"]),
-        ("download rows 1000:200000 (.npy)", ["curl", "-sS", "-f", "-o", "/dev/null", f"{url}/v1/tensors/big?rows=1000:200000"]),
+        (f"download rows 1000:{rows * 3 // 8} (.npy)", ["curl", "-sS", "-f", "-o", "/dev/null", f"{url}/v1/tensors/big?rows=1000:{rows * 3 // 8}"]),
     ]
     for name, command in transfers:
         sampler = Sampler(server.pid)
@@ -94,7 +79,7 @@ try:
         subprocess.run(command, check=True)
         seconds = time.perf_counter() - start
         peak = sampler.stop()
-        moved = size if "rows" not in name else (200000 - 1000) * columns * 4
+        moved = size if "rows" not in name else (rows * 3 // 8 - 1000) * columns * 4
         print(f"  {name}: {moved / (1 << 30):.2f} GiB in {seconds:.2f} s ({moved / seconds / 1e9:.2f} GB/s); "
               f"server peak RssAnon {mib(peak):.1f} MiB", flush=True)
     check = subprocess.run(["curl", "-sS", "-f", f"{url}/v1/tensors/big?rows={rows - 1}:{rows}"], check=True, capture_output=True).stdout
