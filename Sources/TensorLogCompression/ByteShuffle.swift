@@ -71,55 +71,117 @@ public enum ByteShuffle {
 
     // MARK: - Fixed element sizes
     //
-    // One sequential read stream and `elementSize` sequential write streams (or the reverse),
-    // written as plain loops over whole-word loads and stores so LLVM vectorises them. Words are
-    // read as little endian so "byte k" always means the k-th byte in memory. All accesses go
-    // through raw pointers (no memory binding involved).
+    // SIMD main loops over 16 elements at a time, then a scalar loop for the remaining
+    // elements (fewer than 16). Only baseline x86_64 (SSE2) / NEON operations are needed:
+    // shuffling is a narrowing of wider lanes (mask + pack), unshuffling an interleave through
+    // `evenHalf`/`oddHalf` of a twice-as-wide vector, which LLVM lowers to punpck{l,h}bw/wd
+    // (zip1/zip2 on arm64). Words are read as little endian so "byte k" always means the k-th
+    // byte in memory. All accesses go through raw pointers (no memory binding involved).
+
+    private typealias Bytes16 = SIMD16<UInt8>
+
+    /// Interleaves two vectors: a0 b0 a1 b1 ... (32 bytes).
+    @inline(__always)
+    private static func zip(_ a: Bytes16, _ b: Bytes16) -> SIMD32<UInt8> {
+        var v = SIMD32<UInt8>()
+        v.evenHalf = a
+        v.oddHalf = b
+        return v
+    }
+
+    /// Interleaves two vectors of 16-bit units: a0 b0 a1 b1 ... (64 bytes).
+    @inline(__always)
+    private static func zip(_ a: SIMD16<UInt16>, _ b: SIMD16<UInt16>) -> SIMD32<UInt16> {
+        var v = SIMD32<UInt16>()
+        v.evenHalf = a
+        v.oddHalf = b
+        return v
+    }
 
     private static func shuffle2(_ s: UnsafeRawPointer, _ d: UnsafeMutableRawPointer, _ n: Int) {
         let d1 = d + n
-        for i in 0..<n {
+        var i = 0
+        while i &+ 16 <= n {
+            let w = SIMD16<UInt16>(littleEndianBytes: s, at: i &* 2)
+            d.storeBytes(of: Bytes16(truncatingIfNeeded: w), toByteOffset: i, as: Bytes16.self)
+            d1.storeBytes(of: Bytes16(truncatingIfNeeded: w &>> 8), toByteOffset: i, as: Bytes16.self)
+            i &+= 16
+        }
+        while i < n {
             let w = UInt16(littleEndian: s.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
             d.storeBytes(of: UInt8(truncatingIfNeeded: w), toByteOffset: i, as: UInt8.self)
             d1.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 8), toByteOffset: i, as: UInt8.self)
+            i &+= 1
         }
     }
 
     private static func unshuffle2(_ s: UnsafeRawPointer, _ d: UnsafeMutableRawPointer, _ n: Int) {
         let s1 = s + n
-        for i in 0..<n {
+        var i = 0
+        while i &+ 16 <= n {
+            let l0 = s.loadUnaligned(fromByteOffset: i, as: Bytes16.self)
+            let l1 = s1.loadUnaligned(fromByteOffset: i, as: Bytes16.self)
+            d.storeBytes(of: zip(l0, l1), toByteOffset: i &* 2, as: SIMD32<UInt8>.self)
+            i &+= 16
+        }
+        while i < n {
             let b0 = UInt16(s.load(fromByteOffset: i, as: UInt8.self))
             let b1 = UInt16(s1.load(fromByteOffset: i, as: UInt8.self))
             d.storeBytes(of: (b0 | b1 &<< 8).littleEndian, toByteOffset: i &* 2, as: UInt16.self)
+            i &+= 1
         }
     }
 
     private static func shuffle4(_ s: UnsafeRawPointer, _ d: UnsafeMutableRawPointer, _ n: Int) {
         let d1 = d + n, d2 = d1 + n, d3 = d2 + n
-        for i in 0..<n {
+        var i = 0
+        while i &+ 16 <= n {
+            let w = SIMD16<UInt32>(littleEndianBytes: s, at: i &* 4)
+            d.storeBytes(of: Bytes16(truncatingIfNeeded: w), toByteOffset: i, as: Bytes16.self)
+            d1.storeBytes(of: Bytes16(truncatingIfNeeded: w &>> 8), toByteOffset: i, as: Bytes16.self)
+            d2.storeBytes(of: Bytes16(truncatingIfNeeded: w &>> 16), toByteOffset: i, as: Bytes16.self)
+            d3.storeBytes(of: Bytes16(truncatingIfNeeded: w &>> 24), toByteOffset: i, as: Bytes16.self)
+            i &+= 16
+        }
+        while i < n {
             let w = UInt32(littleEndian: s.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))
             d.storeBytes(of: UInt8(truncatingIfNeeded: w), toByteOffset: i, as: UInt8.self)
             d1.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 8), toByteOffset: i, as: UInt8.self)
             d2.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 16), toByteOffset: i, as: UInt8.self)
             d3.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 24), toByteOffset: i, as: UInt8.self)
+            i &+= 1
         }
     }
 
     private static func unshuffle4(_ s: UnsafeRawPointer, _ d: UnsafeMutableRawPointer, _ n: Int) {
         let s1 = s + n, s2 = s1 + n, s3 = s2 + n
-        for i in 0..<n {
+        var i = 0
+        while i &+ 16 <= n {
+            // A 4 x 16 byte transpose: bytes 0 and 1 of 16 elements interleaved into 16-bit
+            // units, likewise bytes 2 and 3, then those units interleaved.
+            let l01 = zip(s.loadUnaligned(fromByteOffset: i, as: Bytes16.self),
+                          s1.loadUnaligned(fromByteOffset: i, as: Bytes16.self))
+            let l23 = zip(s2.loadUnaligned(fromByteOffset: i, as: Bytes16.self),
+                          s3.loadUnaligned(fromByteOffset: i, as: Bytes16.self))
+            let words = zip(unsafeBitCast(l01, to: SIMD16<UInt16>.self), unsafeBitCast(l23, to: SIMD16<UInt16>.self))
+            d.storeBytes(of: words, toByteOffset: i &* 4, as: SIMD32<UInt16>.self)
+            i &+= 16
+        }
+        while i < n {
             let b0 = UInt32(s.load(fromByteOffset: i, as: UInt8.self))
             let b1 = UInt32(s1.load(fromByteOffset: i, as: UInt8.self))
             let b2 = UInt32(s2.load(fromByteOffset: i, as: UInt8.self))
             let b3 = UInt32(s3.load(fromByteOffset: i, as: UInt8.self))
             let w = b0 | b1 &<< 8 | b2 &<< 16 | b3 &<< 24
             d.storeBytes(of: w.littleEndian, toByteOffset: i &* 4, as: UInt32.self)
+            i &+= 1
         }
     }
 
-    // Eight-byte elements: the byte-at-a-time loop does not vectorise well on baseline x86_64
-    // (no SSSE3 byte shuffles), so groups of eight elements are transposed as an 8 x 8 byte
-    // matrix in 64-bit registers (three rounds of masked swaps), which is its own inverse.
+    // Eight-byte elements, shuffle: the byte-at-a-time loop does not vectorise well on baseline
+    // x86_64 (no SSSE3 byte shuffles), and narrowing 64-bit lanes is no faster, so groups of
+    // eight elements are transposed as an 8 x 8 byte matrix in 64-bit registers (three rounds
+    // of masked swaps), which is its own inverse.
 
     private typealias Rows = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
 
@@ -187,8 +249,25 @@ public enum ByteShuffle {
         }
     }
 
+    /// Unshuffling eight lanes is three rounds of interleaving (bytes, then 16-bit, then 32-bit
+    /// units), 16 elements at a time; the transposes above are the tail's fallback.
     private static func unshuffle8(_ s: UnsafeRawPointer, _ d: UnsafeMutableRawPointer, _ n: Int) {
         var i = 0
+        while i &+ 16 <= n {
+            @inline(__always) func lane(_ k: Int) -> Bytes16 {
+                s.loadUnaligned(fromByteOffset: k &* n &+ i, as: Bytes16.self)
+            }
+            @inline(__always) func pair(_ k: Int) -> SIMD16<UInt16> {
+                unsafeBitCast(zip(lane(k), lane(k &+ 1)), to: SIMD16<UInt16>.self)
+            }
+            let low = unsafeBitCast(zip(pair(0), pair(2)), to: SIMD16<UInt32>.self)
+            let high = unsafeBitCast(zip(pair(4), pair(6)), to: SIMD16<UInt32>.self)
+            var words = SIMD32<UInt32>()
+            words.evenHalf = low
+            words.oddHalf = high
+            d.storeBytes(of: words, toByteOffset: i &* 8, as: SIMD32<UInt32>.self)
+            i &+= 16
+        }
         while i &+ 8 <= n {
             var rows = loadRows(s, i, stride: n)
             transpose8x8(&rows)
@@ -242,5 +321,20 @@ public enum ByteShuffle {
             }
             start &+= m
         }
+    }
+}
+
+extension SIMD where Scalar: FixedWidthInteger {
+    /// Loads `Self.scalarCount` little-endian words from `base + offset` (any alignment).
+    @inline(__always)
+    fileprivate init(littleEndianBytes base: UnsafeRawPointer, at offset: Int) {
+        let v = base.loadUnaligned(fromByteOffset: offset, as: Self.self)
+        #if _endian(big)
+        var swapped = Self()
+        for k in v.indices { swapped[k] = v[k].byteSwapped }
+        self = swapped
+        #else
+        self = v
+        #endif
     }
 }

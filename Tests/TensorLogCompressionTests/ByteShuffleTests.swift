@@ -89,3 +89,20 @@ func shuffleShortInputs() {
     ByteShuffle.unshuffle(UnsafeRawBufferPointer(start: nil, count: 0), elementSize: 4,
                           into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
 }
+
+@Test("SIMD shuffle and unshuffle (2, 4 and 8-byte elements) differ from the byte-by-byte reference at some length or alignment")
+func shuffleSIMDMatchesReference() {
+    var rng = SeededGenerator(seed: 29)
+    for size in [2, 4, 8] {
+        // Every length around the 16-element SIMD step and its scalar tail, then random ones.
+        var lengths = Array(0...(40 * size))
+        lengths += (0..<40).map { _ in Int.random(in: 0...100_000, using: &rng) }
+        for length in lengths {
+            let src = randomBytes(length, seed: UInt64(size * 7_919 + length))
+            let offset = Int.random(in: 0..<16, using: &rng)
+            let forward = shuffled(src, elementSize: size, offset: offset)
+            #expect(forward == referenceShuffle(src, elementSize: size), "size \(size) length \(length) offset \(offset)")
+            #expect(unshuffled(forward, elementSize: size, offset: offset) == src, "size \(size) length \(length) offset \(offset)")
+        }
+    }
+}
