@@ -1,4 +1,5 @@
 import CLZ4
+import Synchronization
 import TensorLogFormat
 
 /// A block could not be encoded or decoded: bad sizes, a destination that is too small, or
@@ -61,8 +62,8 @@ public enum BlockCodec {
         case .shuffleLZ4:
             guard elementSize >= 1 else { throw CodecError("element size \(elementSize) is not positive") }
             if elementSize == 1 { return try compressOrThrow(src, into: dst) }
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: src.count, alignment: 16)
-            defer { scratch.deallocate() }
+            let scratch = ScratchPool.take(src.count)
+            defer { ScratchPool.give(scratch) }
             ByteShuffle.shuffle(src, elementSize: elementSize, into: scratch)
             return try compressOrThrow(UnsafeRawBufferPointer(scratch), into: dst)
         }
@@ -91,8 +92,8 @@ public enum BlockCodec {
             }
             // Reject bad sizes before allocating a scratch buffer as large as dst.
             try checkDecodeSizes(src, dst)
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: dst.count, alignment: 16)
-            defer { scratch.deallocate() }
+            let scratch = ScratchPool.take(dst.count)
+            defer { ScratchPool.give(scratch) }
             try decompress(src, into: scratch)
             ByteShuffle.unshuffle(UnsafeRawBufferPointer(scratch), elementSize: elementSize, into: dst)
         }
@@ -125,8 +126,8 @@ public enum BlockCodec {
         let written: Int
         let codec: Codec
         if elementSize > 1 {
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: raw, alignment: 16)
-            defer { scratch.deallocate() }
+            let scratch = ScratchPool.take(raw)
+            defer { ScratchPool.give(scratch) }
             ByteShuffle.shuffle(src, elementSize: elementSize, into: scratch)
             written = compress(UnsafeRawBufferPointer(scratch), into: capped)
             codec = .shuffleLZ4
@@ -206,4 +207,50 @@ public enum BlockCodec {
             throw CodecError("LZ4 block decoded to \(result) bytes where \(dst.count) were expected")
         }
     }
+}
+
+/// Scratch buffers for the shuffled form of a block, kept between calls.
+///
+/// A fresh 4 MiB allocation per block is a fresh mapping (or trimmed heap) whose pages fault
+/// in on first touch, which cost about as much as the shuffle itself; a few buffers are kept
+/// instead (at most ``maxPooled``, each at most ``maxPooledBytes``; larger ones are freed after
+/// use), so encoding and decoding on several threads at once each find one.
+enum ScratchPool {
+    static let maxPooled = 4
+    static let maxPooledBytes = 16 << 20
+
+    /// Buffers and their capacities (the pointer is the buffer's start).
+    private static let pool = Mutex<[(address: UInt, count: Int)]>([])
+
+    /// A buffer of exactly `count` bytes (uninitialised); give it back with ``give(_:)``.
+    static func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        let found = pool.withLock { buffers -> (address: UInt, count: Int)? in
+            guard let index = buffers.firstIndex(where: { $0.count >= count }) else { return nil }
+            return buffers.remove(at: index)
+        }
+        if let found, let start = UnsafeMutableRawPointer(bitPattern: found.address) {
+            return UnsafeMutableRawBufferPointer(start: start, count: count)
+        }
+        // Round up so that blocks of slightly different sizes share buffers.
+        let capacity = count <= maxPooledBytes ? Swift.max(count, 64 << 10).roundedUpToPage : count
+        let fresh = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+        return UnsafeMutableRawBufferPointer(start: fresh.baseAddress, count: count)
+    }
+
+    /// Returns a buffer from ``take(_:)``.
+    static func give(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let start = buffer.baseAddress else { return }
+        let count = buffer.count
+        let capacity = count <= maxPooledBytes ? Swift.max(count, 64 << 10).roundedUpToPage : count
+        let kept = capacity <= maxPooledBytes && pool.withLock { buffers -> Bool in
+            guard buffers.count < maxPooled else { return false }
+            buffers.append((UInt(bitPattern: start), capacity))
+            return true
+        }
+        if !kept { start.deallocate() }
+    }
+}
+
+private extension Int {
+    var roundedUpToPage: Int { (self + 4095) & ~4095 }
 }

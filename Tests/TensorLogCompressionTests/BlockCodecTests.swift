@@ -1,3 +1,4 @@
+import Dispatch
 import TensorLogFormat
 import Testing
 @testable import TensorLogCompression
@@ -303,4 +304,29 @@ func encodeAutoHonoursMinSavings() throws {
     let zeros = [UInt8](repeating: 0, count: 4096)
     #expect(try auto(zeros, elementSize: 4, minSavings: 0).codec == .shuffleLZ4)
     #expect(try auto(zeros, elementSize: 4, minSavings: .nan).codec == .shuffleLZ4)
+}
+
+@Test("shuffle-lz4 encode and decode on many threads at once (shared scratch buffers) mix up blocks")
+func shuffleLZ4ConcurrentScratch() throws {
+    // Sizes on both sides of the pooled-buffer limit, so buffers are reused, grown and freed.
+    let sizes = [1_000, 65_536, 300_001, 4 << 20, (16 << 20) + 8]
+    DispatchQueue.concurrentPerform(iterations: 24) { index in
+        let size = sizes[index % sizes.count] / 4 * 4
+        var raw = randomBytes(size, seed: UInt64(index))
+        for k in stride(from: 0, to: size, by: 4) { raw[k + 3] = UInt8(index) }  // compressible lane
+        var encoded = [UInt8](repeating: 0, count: BlockCodec.maxEncodedSize(rawSize: size, codec: .shuffleLZ4))
+        var decoded = [UInt8](repeating: 0, count: size)
+        let count = raw.withUnsafeBytes { src in
+            encoded.withUnsafeMutableBytes { dst in
+                try? BlockCodec.encode(src, codec: .shuffleLZ4, elementSize: 4, into: dst)
+            }
+        }
+        guard let count else { Issue.record("encode failed for \(size) bytes"); return }
+        let ok = encoded.withUnsafeBytes { src in
+            decoded.withUnsafeMutableBytes { dst in
+                (try? BlockCodec.decode(UnsafeRawBufferPointer(rebasing: src[0..<count]), codec: .shuffleLZ4, elementSize: 4, into: dst)) != nil
+            }
+        }
+        #expect(ok && decoded == raw, "block \(index) of \(size) bytes")
+    }
 }
