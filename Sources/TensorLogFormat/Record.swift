@@ -134,39 +134,69 @@ public struct RecordHeader: Sendable, Equatable {
     /// Encodes the header (fixed and variable parts, header CRC filled in),
     /// without payload or padding. `payloadOffset` must already be set.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: headerLength)
-        writer.u32(Self.magic)
-        writer.u16(Self.formatVersion)
-        writer.u8(kind.rawValue)
-        writer.u8(inBatch ? 1 : 0)
-        writer.u64(sequence)
-        writer.u64(batchID)
-        writer.u64(previous?.segment ?? 0)
-        writer.u64(previous?.offset ?? 0)
-        writer.u64(rowStart)
-        writer.u64(storedSize)
-        writer.u64(rawSize)
-        writer.u32(CRC32C.mask(payloadCRC))
-        writer.u32(payloadOffset)
-        writer.u16(UInt16(key.utf8.count))
-        writer.u8(dtype?.rawValue ?? 0)
-        writer.u8(UInt8(shape.count))
-        writer.u8(codec.rawValue)
-        writer.u8(0)  // reserved
-        writer.u16(UInt16(metadata.count))
-        writer.u32(UInt32(metadataByteCount))
-        writer.u32(0)  // header CRC, patched below
-        writer.raw(key.utf8)
-        for dimension in shape { writer.u64(UInt64(dimension)) }
-        for entry in metadata {
-            writer.u16(UInt16(entry.key.utf8.count))
-            writer.u32(UInt32(entry.value.utf8.count))
-            writer.raw(entry.key.utf8)
-            writer.raw(entry.value.utf8)
+        let length = headerLength
+        return [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            initialized = encode(into: UnsafeMutableRawBufferPointer(buffer))
         }
-        let crc = writer.bytes.withUnsafeBytes { CRC32C.checksum($0) }
-        writer.patch(u32: CRC32C.mask(crc), at: 84)
-        return writer.bytes
+    }
+
+    /// Encodes the header into the first `headerLength` bytes of `destination`
+    /// (which must hold at least that many) and returns `headerLength`; the same
+    /// bytes as `encoded()`, without an allocation. `payloadOffset` must already be set.
+    @discardableResult
+    public func encode(into destination: UnsafeMutableRawBufferPointer) -> Int {
+        let length = headerLength
+        precondition(destination.count >= length, "record header needs \(length) bytes")
+        var position = 0
+        func put<T: FixedWidthInteger>(_ value: T) {
+            destination.storeBytes(of: value.littleEndian, toByteOffset: position, as: T.self)
+            position += MemoryLayout<T>.size
+        }
+        func put(utf8 text: String) {
+            let copied = text.utf8.withContiguousStorageIfAvailable { source in
+                UnsafeMutableRawBufferPointer(rebasing: destination[position..<position + source.count])
+                    .copyMemory(from: UnsafeRawBufferPointer(source))
+                return source.count
+            }
+            if let copied {
+                position += copied
+            } else {
+                for byte in text.utf8 { put(byte) }
+            }
+        }
+        put(Self.magic)
+        put(Self.formatVersion)
+        put(kind.rawValue)
+        put(UInt8(inBatch ? 1 : 0))
+        put(sequence)
+        put(batchID)
+        put(previous?.segment ?? 0)
+        put(previous?.offset ?? 0)
+        put(rowStart)
+        put(storedSize)
+        put(rawSize)
+        put(CRC32C.mask(payloadCRC))
+        put(payloadOffset)
+        put(UInt16(key.utf8.count))
+        put(dtype?.rawValue ?? 0)
+        put(UInt8(shape.count))
+        put(codec.rawValue)
+        put(UInt8(0))  // reserved
+        put(UInt16(metadata.count))
+        put(UInt32(metadataByteCount))
+        put(UInt32(0))  // header CRC, patched below
+        put(utf8: key)
+        for dimension in shape { put(UInt64(dimension)) }
+        for entry in metadata {
+            put(UInt16(entry.key.utf8.count))
+            put(UInt32(entry.value.utf8.count))
+            put(utf8: entry.key)
+            put(utf8: entry.value)
+        }
+        precondition(position == length, "record header encoded \(position) of \(length) bytes")
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: destination[0..<length]))
+        destination.storeBytes(of: CRC32C.mask(crc).littleEndian, toByteOffset: 84, as: UInt32.self)
+        return length
     }
 
     /// Reads the total header length from the fixed part, so a scanner knows how
