@@ -10,6 +10,8 @@ struct PendingRecord {
         /// The caller's bytes, valid only during the write call that made this record.
         case borrowed(UnsafeRawBufferPointer)
         case owned([UInt8])
+        /// Bytes `range` of an array this record keeps alive.
+        case slice([UInt8], Range<Int>)
     }
 
     var header: RecordHeader
@@ -21,12 +23,28 @@ struct PendingRecord {
         return PendingRecord(header: header, payload: .owned([UInt8](buffer)))
     }
 
+    /// The same record with a payload borrowed from `storage` (whose bytes `buffer` is) expressed as a
+    /// range of `storage`, so it stays valid after `buffer` does, without copying the bytes.
+    func retaining(_ storage: [UInt8], pointedToBy buffer: UnsafeRawBufferPointer) -> PendingRecord {
+        guard case .borrowed(let payload) = payload else { return self }
+        guard payload.count > 0 else { return PendingRecord(header: header, payload: .slice(storage, 0..<0)) }
+        if let base = buffer.baseAddress, let start = payload.baseAddress, start >= base,
+            start + payload.count <= base + buffer.count, buffer.count == storage.count
+        {
+            let offset = start - base
+            return PendingRecord(header: header, payload: .slice(storage, offset..<offset + payload.count))
+        }
+        return owned()
+    }
+
     func withPayload<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         switch payload {
         case .none: return try body(UnsafeRawBufferPointer(start: nil, count: 0))
         case .borrowed(let buffer): return try body(buffer)
         case .owned(let bytes):
             return try bytes.withBytes { (buffer) throws(E) in try body(buffer) }
+        case .slice(let bytes, let range):
+            return try bytes.withBytes { (buffer) throws(E) in try body(UnsafeRawBufferPointer(rebasing: buffer[range])) }
         }
     }
 }
@@ -147,11 +165,48 @@ extension TensorStore {
             var pendingHeads: [String: (pointer: RecordPointer, version: VersionShape?)] = [:]
             var written: [WrittenRecord] = []
             written.reserveCapacity(records.count + 1)
-            // Sequences (and so batch ids) that reached the disk are never handed out again, even
+            if records.count > 1 { pendingHeads.reserveCapacity(records.count) }
+            // Small records are encoded back to back into `run` and go out in one pwrite per run: at the
+            // end of the write, before a roll-over, before a large record, or once the run is large.
+            // Nothing is published before its run is in the file, so readers never see it early.
+            let run = recordBuffer
+            run.reset(at: appendOffset)
+            defer {
+                run.reset(at: appendOffset)
+                run.shrinkIfLarge()
+            }
+            var touchedFile = false
+            func writeRun() throws(TensorLogError) {
+                guard run.count > 0 else { return }
+                touchedFile = true
+                try writeBuffered(run)
+                run.reset(at: appendOffset)
+            }
+            func place(_ pending: PendingRecord) throws(TensorLogError) -> WrittenRecord {
+                var header = pending.header
+                if Segment.wouldOverflow(header, at: run.endOffset, limit: options.segmentSize) {
+                    try writeRun()
+                    try rollOver()
+                    run.reset(at: appendOffset)
+                }
+                guard header.storedSize <= UInt64(RecordBuffer.maxBufferedPayload) else {
+                    try writeRun()
+                    touchedFile = true
+                    let placed = try appendRecord(pending)
+                    run.reset(at: appendOffset)
+                    return placed
+                }
+                let offset = run.endOffset
+                _ = pending.withPayload { payload in run.append(&header, payload: payload) }
+                let placed = WrittenRecord(header: header, segment: active, offset: offset)
+                if run.count >= RecordBuffer.flushThreshold { try writeRun() }
+                return placed
+            }
+            // Sequences (and so batch ids) that may have reached the disk are never handed out again, even
             // when this write fails: a later commit must not adopt this batch's orphaned records.
             func burnSequences() {
                 let last = sequence
-                if !written.isEmpty, last > lastSequence { stateLock.withWriteLock { lastSequence = last } }
+                if touchedFile, last > lastSequence { stateLock.withWriteLock { lastSequence = last } }
             }
             do throws(TensorLogError) {
             for var record in records {
@@ -177,15 +232,18 @@ extension TensorStore {
                 case .commit:
                     break
                 }
-                let placed = try appendRecord(record)
+                let placed = try place(record)
                 written.append(placed)
-                pendingHeads[key] = (RecordPointer(segment: placed.segment.id, offset: UInt64(placed.offset)), version)
+                if records.count > 1 {
+                    pendingHeads[key] = (RecordPointer(segment: placed.segment.id, offset: UInt64(placed.offset)), version)
+                }
             }
             if atomic {
                 sequence += 1
                 let commit = RecordHeader(kind: .commit, sequence: sequence, batchID: batchID, rowStart: UInt64(written.count), key: "")
-                written.append(try appendRecord(PendingRecord(header: commit, payload: .none)))
+                written.append(try place(PendingRecord(header: commit, payload: .none)))
             }
+            try writeRun()
             try applyDurability(durability ?? options.durability)
             try publish(written, lastSequence: sequence)
             } catch {
@@ -194,6 +252,23 @@ extension TensorStore {
             }
             return sequence
         }
+    }
+
+    /// Writes a run of encoded records at the end of the active segment. On
+    /// failure the segment's length is unchanged and any partial bytes past it
+    /// are cut off (if even that fails, writing stops).
+    private func writeBuffered(_ run: RecordBuffer) throws(TensorLogError) {
+        let offset = appendOffset
+        precondition(run.fileOffset == offset, "a record run must start at the end of the active segment")
+        do {
+            try active.file.write(run.bytes, at: offset)
+        } catch {
+            do { try active.file.truncate(to: offset) } catch { writerFailure = .io(error) }
+            throw .io(error)
+        }
+        appendOffset = offset + run.count
+        unsyncedBytes += run.count
+        activeEntries.append(contentsOf: run.entries)
     }
 
     /// The chain head and version shape of a key as the index has it (writer lock held).
@@ -287,18 +362,24 @@ extension TensorStore {
             entry.latest.moreBlocks.append(block)
         case .put, .delete:
             let version = TensorVersion(header: header, head: block)
-            if let entry = index[header.key] {
-                let old = entry.latest
-                retire(old)
-                entry.latest = version
-                entry.older.append(old)
-                entry.older = entry.older.filter { isVisibleToSnapshots($0, nextSequence: nextSequence(after: $0, in: entry)) }
-            } else {
-                index[header.key] = KeyEntry(latest: version)
-            }
+            // One hash lookup whether the key is new or not (a bulk load is mostly new keys).
+            replaceLatest(&index[header.key], with: version)
         }
         record.segment.liveBytes += header.recordLength
         if block.batchID != 0 { batchLiveMembers[block.batchID, default: 0] += 1 }
+    }
+
+    /// Makes `version` the latest of a key's entry, creating the entry if the key is new.
+    private func replaceLatest(_ slot: inout KeyEntry?, with version: TensorVersion) {
+        guard let entry = slot else {
+            slot = KeyEntry(latest: version)
+            return
+        }
+        let old = entry.latest
+        retire(old)
+        entry.latest = version
+        entry.older.append(old)
+        entry.older = entry.older.filter { isVisibleToSnapshots($0, nextSequence: nextSequence(after: $0, in: entry)) }
     }
 
     /// Marks a superseded version's records dead.

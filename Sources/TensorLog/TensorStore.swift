@@ -40,6 +40,8 @@ public final class TensorStore: @unchecked Sendable {
     /// Set when a write failed in a way that leaves the file state unknown (fsync failure); writes stop.
     var writerFailure: TensorLogError?
     var isClosed = false
+    /// Where a write encodes its small records before writing them out together (see `RecordBuffer`).
+    let recordBuffer = RecordBuffer()
 
     let stateLock = ReadWriteLock()
     let writerLock = Lock()
@@ -163,9 +165,10 @@ public final class TensorStore: @unchecked Sendable {
                 var merged = options
                 merged.metadata.merge(tensor.metadata) { mine, _ in mine }
                 records += try tensor.bytes.withBytes { (buffer) throws(TensorLogError) in
-                    // Owned copies: the tensor's buffer is not alive past this closure.
+                    // The pointer is not valid past this closure: payloads that point into it are kept as
+                    // ranges of the (immutable, retained) array instead, which costs no copy.
                     try encodeTensor(key: key, kind: .put, dtype: tensor.dtype, shape: tensor.shape, rowStart: 0, bytes: buffer, options: merged)
-                        .map { $0.owned() }
+                        .map { $0.retaining(tensor.bytes, pointedToBy: buffer) }
                 }
             case .delete(let key):
                 try checkKey(key)
