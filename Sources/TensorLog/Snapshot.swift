@@ -157,10 +157,20 @@ public final class Snapshot: @unchecked Sendable {
         let total = version.rows(at: sequence)
         let range = rows ?? 0..<total
         let rowBytes = version.innerShape.reduce(version.dtype.size, *)
-        var bytes = [UInt8](repeating: 0, count: version.rank == 0 ? version.dtype.size : range.count * rowBytes)
-        try bytes.withMutableBytes { (buffer) throws(TensorLogError) in
-            try read(key, rows: range, into: buffer)
+        // Not zero-filled first: read(_:rows:into:) writes every byte (its blocks tile the rows).
+        let count = version.rank == 0 ? version.dtype.size : range.count * rowBytes
+        var failure: TensorLogError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(TensorLogError) {
+                adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
+                try read(key, rows: range, into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = count
+            } catch {
+                failure = error
+                initialized = 0
+            }
         }
+        if let failure { throw failure }
         let shape = version.rank == 0 ? [] : [range.count] + version.innerShape
         let metadata = Dictionary(version.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
         return try Tensor(dtype: version.dtype, shape: shape, bytes: bytes, metadata: metadata)
@@ -180,11 +190,20 @@ public final class Snapshot: @unchecked Sendable {
         guard destination.count == expected else {
             throw .invalid("destination holds \(destination.count) bytes; rows \(rows) of '\(key)' need \(expected)")
         }
+        // The blocks that overlap `rows` are independent: each is verified and decoded (or copied)
+        // into its own part of `destination`, on several threads when there is enough to do.
+        var pieces: [(block: BlockRef, overlap: Range<Int>)] = []
+        var pieceBytes = 0
         for block in version.visibleBlocks(at: sequence) {
             let lower = max(rows.lowerBound, block.rowStart)
             let upper = min(rows.upperBound, block.rowStart + block.rows)
             guard lower < upper || version.rank == 0 else { continue }
-            let overlap = lower..<max(lower, upper)
+            pieces.append((block, lower..<max(lower, upper)))
+            pieceBytes += block.rawSize
+        }
+        let parallel = pieceBytes >= ParallelBlocks.minimumParallelBytes
+        try ParallelBlocks.forEach(pieces.count, parallel: parallel) { (index) throws(TensorLogError) in
+            let (block, overlap) = pieces[index]
             let region = store.stateLock.withReadLock { block.segment.region }
             try check(block, region: region)
             let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)

@@ -84,15 +84,22 @@ extension TensorStore {
             let range = shape.isEmpty ? 0..<bytes.count : row * rowBytes..<(row + count) * rowBytes
             let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
             let blockShape = shape.isEmpty ? [] : [count] + shape.dropFirst()
-            var header = RecordHeader(
+            let header = RecordHeader(
                 kind: records.isEmpty ? kind : .append, sequence: 0, rowStart: UInt64(rowStart + row),
                 rawSize: UInt64(raw.count), key: key, dtype: dtype, shape: blockShape,
                 metadata: records.isEmpty ? metadata : [])
-            let payload = try encodePayload(raw, dtype: dtype, compression: compression, header: &header)
-            records.append(PendingRecord(header: header, payload: payload))
+            records.append(PendingRecord(header: header, payload: .borrowed(raw)))  // encoded below
             row += count
         } while row < rows
-        return records
+        // Blocks are independent: compressed ones are encoded (and checksummed) on several threads.
+        let blocks = records
+        let parallel = compression != .none && bytes.count >= ParallelBlocks.minimumParallelBytes
+        return try ParallelBlocks.map(blocks.count, parallel: parallel) { (index) throws(TensorLogError) in
+            var record = blocks[index]
+            guard case .borrowed(let raw) = record.payload else { return record }
+            record.payload = try encodePayload(raw, dtype: dtype, compression: compression, header: &record.header)
+            return record
+        }
     }
 
     private func encodePayload(
