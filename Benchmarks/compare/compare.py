@@ -669,8 +669,8 @@ lines.append("""- **zero-copy read**: TensorLog opens the store read-only and ta
   last byte. Random keys are drawn before the clock starts on both sides.
 - **compressed**: the same smooth float32 matrix (sines, quantised to 1/1024), chunks of 4 MiB on every side
   (TensorLog's default compressed block). TensorLog: `put` with `WriteOptions(compression: .shuffleLZ4)` — the
-  library call behind `tensorlog import --compress shuffle-lz4` — single-threaded, and `snapshot.read("x")` which
-  decodes into a new buffer and verifies each block's CRC32C. h5py: `create_dataset(..., chunks, **hdf5plugin.Blosc(cname="lz4",
+  library call behind `tensorlog import --compress shuffle-lz4` — which encodes the row blocks on all cores, and
+  `snapshot.read("x")` which verifies each block's CRC32C and decodes the blocks, on all cores, into a new buffer. h5py: `create_dataset(..., chunks, **hdf5plugin.Blosc(cname="lz4",
   clevel=5, shuffle=SHUFFLE))` and `f["x"][:]`. zarr 3: `create_array(..., compressors=BloscCodec(cname="lz4",
   clevel=5, shuffle="shuffle"))` (numcodecs' Blosc underneath, 2 threads here) and `[:]`; h5py's Blosc filter
   runs with Blosc's default thread count unless BLOSC_NTHREADS is set.

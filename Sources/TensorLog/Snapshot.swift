@@ -178,7 +178,8 @@ public final class Snapshot: @unchecked Sendable {
 
     /// Gathers `rows` of the tensor into `destination`, which must be exactly
     /// rows.count x row bytes long. Compressed blocks are decoded straight into
-    /// it; every block read is checksum-verified.
+    /// it; every block read is checksum-verified. From 1 MiB of blocks up, the
+    /// blocks are verified and decoded on several threads (the call returns when all are done).
     public func read(_ key: String, rows: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(TensorLogError) {
         let version = try version(key)
         let total = version.rows(at: sequence)
