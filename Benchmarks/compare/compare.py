@@ -236,7 +236,7 @@ if "sum" in SECTIONS:
                          floor: plain_mmap})
     limits["zero-copy floor"] = {m: med(r, floor, m) for m in ("load", "sum", "total")}
     FIRST_OPEN = (med(r, active, "first"), med(r, sealed, "first"))
-    for name, how in ((active, "store as `import`/`put` leave it: open checksums the active segment"),
+    for name, how in ((active, "store as `import`/`put` leave it (active segment): open checksums only what follows its closed-prefix hint"),
                       (sealed, "segment sealed, hint file: open reads no payload")):
         row("zero-copy read", f"load to a usable view of a cached {gib} float32 tensor — {how}", "ms", False,
             med(r, name, "load") * 1e3, {p: med(r, p, "load") * 1e3 for p in peers},
