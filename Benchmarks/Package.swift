@@ -44,14 +44,15 @@ let package = Package(
             path: "Benchmarks/ComputeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        .target(name: "FloatSum", path: "Sources/FloatSum"),
         .executableTarget(
             name: "engine-baselines",
-            dependencies: [.product(name: "TensorLog", package: "TensorLog")],
+            dependencies: ["FloatSum", .product(name: "TensorLog", package: "TensorLog")],
             path: "Sources/engine-baselines"
         ),
         .executableTarget(
             name: "compare-tensorlog",
-            dependencies: [.product(name: "TensorLog", package: "TensorLog")],
+            dependencies: ["FloatSum", .product(name: "TensorLog", package: "TensorLog")],
             path: "Sources/compare-tensorlog"
         ),
     ],

@@ -10,6 +10,7 @@
 //   compare-tensorlog points-read   --store DIR --keys N --reads M   M random point reads, touching each value
 //   compare-tensorlog compress-write --file RAW --store DIR --cols C  put RAW with shuffle-LZ4 (no fsync); store size
 //   compare-tensorlog compress-read --store DIR                      decode "x" into a new buffer
+import FloatSum
 import Foundation
 import TensorLog
 
@@ -35,19 +36,6 @@ func emit(_ object: [String: Any]) {
     print(String(decoding: data, as: UTF8.self))
 }
 
-/// 8 independent accumulators so the loop vectorises (the same loop as engine-baselines).
-@inline(never)
-func sum(_ buffer: UnsafeBufferPointer<Float>) -> Float {
-    var lanes = SIMD8<Float>()
-    let base = UnsafeRawPointer(buffer.baseAddress!)
-    let wide = buffer.count / 8
-    for index in 0..<wide {
-        lanes += base.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
-    }
-    var total = lanes.sum()
-    for index in wide * 8..<buffer.count { total += buffer[index] }
-    return total
-}
 
 /// Reads a raw little-endian float32 file into anonymous memory (touched, resident).
 func loadRaw(_ path: String) -> UnsafeMutableRawBufferPointer {

@@ -7,6 +7,7 @@
 // Usage: swift run -c release engine-baselines [--dir DIR] [--repeats N] [--keys N] [--gib N]
 // With TENSORLOG_BENCH_SMOKE=1 (scripts/bench-smoke) it checks that everything runs: 64 MiB instead of 1 GiB,
 // one repeat, 10,000 keys, 100,000 reads, and the page cache is not dropped. Its figures mean nothing.
+import FloatSum
 import Foundation
 import TensorLog
 
@@ -83,19 +84,6 @@ func settle() {
 
 func gbps(_ seconds: Double, _ count: Int = bytes) -> Double { Double(count) / seconds / 1e9 }
 
-/// The same summation for both sides: 8 independent accumulators so the loop vectorises.
-@inline(never)
-func sum(_ buffer: UnsafeBufferPointer<Float>) -> Float {
-    var lanes = SIMD8<Float>()
-    let base = UnsafeRawPointer(buffer.baseAddress!)
-    let wide = buffer.count / 8
-    for index in 0..<wide {
-        lanes += base.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
-    }
-    var total = lanes.sum()
-    for index in wide * 8..<buffer.count { total += buffer[index] }
-    return total
-}
 
 var rows: [(String, String, String, String)] = []
 @MainActor func report(_ name: String, _ tensorlog: String, _ baseline: String, _ ratio: String) {
