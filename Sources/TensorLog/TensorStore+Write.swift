@@ -167,6 +167,12 @@ extension TensorStore {
         try writerLock.withLock { () throws(TensorLogError) in
             try checkWritable()
             var sequence = lastSequence
+            // Each record takes a sequence number, and an atomic batch one more for its commit record. A store whose
+            // last sequence leaves no room (only a damaged or hostile file gets near 2^64) refuses the write.
+            let needed = UInt64(records.count) + (atomic ? 1 : 0)
+            guard sequence <= UInt64.max - needed else {
+                throw .invalid("the store's last sequence number \(sequence) leaves no room for \(needed) more; nothing was written")
+            }
             let batchID = atomic ? sequence + 1 : 0
             // Per-key state as this write changes it: the chain head and the version's row count.
             var pendingHeads: [String: (pointer: RecordPointer, version: VersionShape?)] = [:]
