@@ -257,6 +257,8 @@ public struct Manifest: Sendable, Equatable {
         guard count == UInt64((bytes.count - fixedSize - 4) / 8), (bytes.count - fixedSize - 4) % 8 == 0 else {
             throw FormatError("manifest: segment count \(count) does not match the file size \(bytes.count)", offset: 40)
         }
+        // Ids are counted up from `next`; below 2^63 they cannot overflow.
+        guard next < 1 << 63 else { throw FormatError("manifest: next segment id \(next) is 2^63 or more", offset: 16) }
         var sealed: [UInt64] = []
         for _ in 0..<count { sealed.append(try reader.u64()) }
         let all = sealed + [active]

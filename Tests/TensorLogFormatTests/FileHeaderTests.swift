@@ -349,7 +349,7 @@ func manifestRoundTrip() throws {
         Manifest(sealedSegments: [], activeSegment: 1, nextSegmentID: 2, sequenceFloor: 0),
         Manifest(sealedSegments: [1], activeSegment: 2, nextSegmentID: 3, sequenceFloor: 17),
         Manifest(sealedSegments: [3, 5, 8], activeSegment: 9, nextSegmentID: 12, sequenceFloor: .max),
-        Manifest(sealedSegments: [], activeSegment: .max - 1, nextSegmentID: .max, sequenceFloor: 1),
+        Manifest(sealedSegments: [], activeSegment: (1 << 63) - 2, nextSegmentID: (1 << 63) - 1, sequenceFloor: 1),
         Manifest(sealedSegments: Array(1...500), activeSegment: 501, nextSegmentID: 502, sequenceFloor: 1 << 40),
         // Sealed ids need not be sorted relative to the active one (compaction output gets a fresh id).
         Manifest(sealedSegments: [7, 2], activeSegment: 5, nextSegmentID: 8, sequenceFloor: 3),
@@ -360,6 +360,14 @@ func manifestRoundTrip() throws {
         #expect(Array(bytes[0..<8]) == Array("TLMANIFS".utf8))
         #expect(load(UInt64.self, bytes, at: ManifestField.count) == UInt64(manifest.sealedSegments.count))
         #expect(try decodeManifest(bytes) == manifest)
+    }
+}
+
+@Test("A manifest whose next segment id is 2^63 or more is refused (ids counted up from it would overflow)")
+func manifestNextIDBound() {
+    for next: UInt64 in [1 << 63, .max] {
+        let bytes = Manifest(sealedSegments: [], activeSegment: next - 1, nextSegmentID: next, sequenceFloor: 0).encoded()
+        #expect(attempt({ () throws(FormatError) in try decodeManifest(bytes) }).value == nil, "next \(next)")
     }
 }
 
