@@ -133,7 +133,6 @@ extension TensorLogServer {
                     store: self.store, model: model, dtype: description.dtype, shape: description.shape, bytes: bytes, batchSize: batchSize,
                     probabilities: probabilities)
             }
-            withExtendedLifetime(spooled) {}
         }
         var buffer: ByteBuffer
         switch predictions {

@@ -113,8 +113,9 @@ final class JobManager: Service, Sendable {
 
     private func record(_ id: String, _ progress: EpochProgress) {
         entries.withLockedValue { state in
-            state.jobs[id]?.status.epochs.append(progress)
-            for follower in state.jobs[id]?.followers.values ?? [:].values { follower.yield(.epoch(progress)) }
+            guard state.jobs[id] != nil else { return }
+            state.jobs[id]!.status.epochs.append(progress)
+            for follower in state.jobs[id]!.followers.values { follower.yield(.epoch(progress)) }
         }
     }
 

@@ -162,7 +162,6 @@ extension TensorLogServer {
             putOptions.metadata = metadata
             return try self.store.put(key, dtype: description.dtype, shape: description.shape, bytes: data, options: putOptions)
         }
-        withExtendedLifetime(spooled) {}
         return try writeResponse(key: key, sequence: sequence, status: append ? .ok : .created)
     }
 
