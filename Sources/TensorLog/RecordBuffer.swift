@@ -38,9 +38,10 @@ final class RecordBuffer {
 
     /// Appends one record placed at `endOffset`: header (its payload offset set
     /// for that position), zero padding, payload, zero padding to a multiple of
-    /// 64, exactly as `Segment.writeRecord` writes it. Returns the record length.
+    /// 64, exactly as `Segment.writeRecord` writes a record without a chunk table. Returns the record length.
     @discardableResult
     func append(_ header: inout RecordHeader, payload: UnsafeRawBufferPointer) -> Int {
+        precondition(header.chunkTableCount == 0, "buffered payloads fit in one checksum chunk")
         let offset = endOffset
         header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: offset))
         let recordLength = header.recordLength

@@ -1,3 +1,4 @@
+import Synchronization
 import TensorLogFormat
 import TensorLogSystem
 
@@ -23,6 +24,9 @@ final class Segment: @unchecked Sendable {
     var liveBytes: Int = 0
     /// Set when the segment left the manifest: delete its files once unreferenced.
     var retired = false
+    /// Payload chunks whose checksums passed since the store was opened (segments never change,
+    /// so a chunk is checked once, not on every read).
+    let verified = VerifiedChunks()
 
     init(id: UInt64, directory: String, file: consuming SystemFile, length: Int, sealed: Bool, mapCapacity: Int) throws(SystemError) {
         self.id = id
@@ -56,14 +60,17 @@ final class Segment: @unchecked Sendable {
     }
 
     /// Writes one record at `offset`: `header` (its payload offset set for
-    /// that position), zero padding, `payload`, zero padding to a multiple of
-    /// 64. Small records go out in one write. Returns the record length.
+    /// that position), zero padding, the chunk checksum table (`chunkTable`,
+    /// which must be `header.chunkTableCount` entries), `payload`, zero padding
+    /// to a multiple of 64. Small records go out in one write. Returns the record length.
     static func writeRecord(
-        _ header: inout RecordHeader, payload: UnsafeRawBufferPointer, to file: borrowing SystemFile, at offset: Int
+        _ header: inout RecordHeader, chunkTable: [UInt8], payload: UnsafeRawBufferPointer, to file: borrowing SystemFile, at offset: Int
     ) throws(SystemError) -> Int {
+        precondition(chunkTable.count == 4 * header.chunkTableCount, "a record's chunk table must list every chunk")
         header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: offset))
         var prefix = header.encoded()
-        prefix.append(contentsOf: repeatElement(0, count: Int(header.payloadOffset) - prefix.count))
+        prefix.append(contentsOf: repeatElement(0, count: Int(header.payloadOffset) - prefix.count - chunkTable.count))
+        prefix.append(contentsOf: chunkTable)
         let recordLength = header.recordLength
         let tailPadding = recordLength - Int(header.payloadOffset) - payload.count
         if payload.count <= 64 << 10 {
@@ -128,6 +135,8 @@ struct BlockRef: @unchecked Sendable {
     let rawSize: Int
     let payloadCRC: UInt32
     let recordLength: Int
+    /// Entries of the record's chunk checksum table (0: one CRC for the whole payload).
+    let chunkTableCount: Int
 
     var pointer: RecordPointer { RecordPointer(segment: segment.id, offset: UInt64(offset)) }
 
@@ -145,6 +154,25 @@ struct BlockRef: @unchecked Sendable {
         self.rawSize = Int(header.rawSize)
         self.payloadCRC = header.payloadCRC
         self.recordLength = header.recordLength
+        self.chunkTableCount = header.chunkTableCount
+    }
+
+    var checksums: PayloadChecksums {
+        PayloadChecksums(payloadStart: payloadStart, storedSize: storedSize, payloadCRC: payloadCRC, tableCount: chunkTableCount)
+    }
+
+    /// Checks the payload chunks holding stored bytes `range` (relative to the payload; all by default)
+    /// against their checksums, each chunk once per open store. A mismatch names the segment and record.
+    func verify(_ range: Range<Int>? = nil, in region: MappedRegion, key: String) throws(TensorLogError) {
+        let checksums = checksums
+        let chunks = checksums.chunks(covering: range ?? 0..<storedSize)
+        let pending = segment.verified.unverified(record: offset, chunks: chunks, of: checksums.chunkCount)
+        guard !pending.isEmpty else { return }
+        let file = region.bytes(0..<payloadStart + storedSize)
+        if let mismatch = checksums.check(chunks: pending, in: file) {
+            throw .corruption("'\(key)': \(mismatch)", segment: segment.id, offset: offset)
+        }
+        segment.verified.mark(record: offset, chunks: pending, of: checksums.chunkCount)
     }
 }
 
@@ -227,5 +255,28 @@ final class KeyEntry: @unchecked Sendable {
         }
         guard let candidate, !candidate.isDeletion else { return nil }
         return candidate
+    }
+}
+
+/// Which payload chunks of a segment's records have passed their checksums: a bit per chunk, per record.
+final class VerifiedChunks: Sendable {
+    private let bits = Mutex<[Int: [UInt64]]>([:])
+
+    /// The smallest range covering the chunks of `chunks` not verified yet (empty when all are).
+    func unverified(record: Int, chunks: Range<Int>, of count: Int) -> Range<Int> {
+        bits.withLock { table in
+            guard let words = table[record] else { return chunks }
+            let missing = chunks.filter { words[$0 >> 6] & (1 << UInt64($0 & 63)) == 0 }
+            guard let first = missing.first, let last = missing.last else { return chunks.lowerBound..<chunks.lowerBound }
+            return first..<last + 1
+        }
+    }
+
+    func mark(record: Int, chunks: Range<Int>, of count: Int) {
+        bits.withLock { table in
+            var words = table[record] ?? [UInt64](repeating: 0, count: (count + 63) / 64)
+            for chunk in chunks { words[chunk >> 6] |= 1 << UInt64(chunk & 63) }
+            table[record] = words
+        }
     }
 }

@@ -37,15 +37,6 @@ public struct TensorInfo: Sendable, Equatable {
 public final class Snapshot: @unchecked Sendable {
     public let sequence: UInt64
     let store: TensorStore
-    /// Blocks whose payload checksum this snapshot has verified (segment id, record offset), so that
-    /// reading a large block piece by piece checksums it once, not once per piece.
-    private var verifiedBlocks = Set<BlockIdentity>()
-    private let verifiedLock = Lock()
-
-    private struct BlockIdentity: Hashable {
-        let segment: UInt64
-        let offset: Int
-    }
 
     init(store: TensorStore, sequence: UInt64) {
         self.store = store
@@ -91,8 +82,10 @@ public final class Snapshot: @unchecked Sendable {
     /// A zero-copy view of the whole tensor. It must be stored uncompressed in
     /// a single block (use `read` or `blocks` otherwise).
     ///
-    /// `verify` checks the payload's CRC32C first (reading every byte once).
-    public func view(_ key: String, verify: Bool = false) throws(TensorLogError) -> TensorView {
+    /// The bytes are checked against their stored checksums first (each 1 MiB chunk once per open
+    /// store; the first view of a large tensor reads it once). `verify: false` skips that, for a
+    /// caller that checks each part with `TensorView.verify()` just before it uses it.
+    public func view(_ key: String, verify: Bool = true) throws(TensorLogError) -> TensorView {
         let version = try version(key)
         let blocks = version.visibleBlocks(at: sequence)
         guard blocks.count == 1 else {
@@ -102,7 +95,8 @@ public final class Snapshot: @unchecked Sendable {
     }
 
     /// Zero-copy views of the tensor's row blocks, in row order. Every block must be uncompressed.
-    public func blockViews(_ key: String, verify: Bool = false) throws(TensorLogError) -> [TensorView] {
+    /// Verified as `view(_:verify:)` says.
+    public func blockViews(_ key: String, verify: Bool = true) throws(TensorLogError) -> [TensorView] {
         let version = try version(key)
         var views: [TensorView] = []
         for block in version.visibleBlocks(at: sequence) {
@@ -111,8 +105,9 @@ public final class Snapshot: @unchecked Sendable {
         return views
     }
 
-    /// A zero-copy view of `rows` when they lie in one uncompressed block.
-    public func view(_ key: String, rows: Range<Int>, verify: Bool = false) throws(TensorLogError) -> TensorView {
+    /// A zero-copy view of `rows` when they lie in one uncompressed block. Only the checksum
+    /// chunks under those rows are verified (unless `verify: false`).
+    public func view(_ key: String, rows: Range<Int>, verify: Bool = true) throws(TensorLogError) -> TensorView {
         let version = try version(key)
         let total = version.rows(at: sequence)
         guard version.rank > 0, rows.lowerBound >= 0, rows.upperBound <= total else {
@@ -123,8 +118,10 @@ public final class Snapshot: @unchecked Sendable {
         }) else {
             throw .invalid("rows \(rows) of '\(key)' span several blocks; use read(_:rows:)")
         }
-        let whole = try blockView(block, version: version, key: key, verify: verify)
-        return whole.rows(rows.lowerBound - block.rowStart..<rows.upperBound - block.rowStart)
+        let view = try blockView(block, version: version, key: key, verify: false)
+            .rows(rows.lowerBound - block.rowStart..<rows.upperBound - block.rowStart)
+        if verify { try view.verify() }
+        return view
     }
 
     private func blockView(_ block: BlockRef, version: TensorVersion, key: String, verify: Bool) throws(TensorLogError) -> TensorView {
@@ -133,21 +130,9 @@ public final class Snapshot: @unchecked Sendable {
         }
         let region = store.stateLock.withReadLock { block.segment.region }
         let range = block.payloadStart..<block.payloadStart + block.storedSize
-        if verify { try check(block, region: region) }
+        if verify { try block.verify(in: region, key: key) }
         let shape = version.rank == 0 ? [] : [block.rows] + version.innerShape
-        return TensorView(dtype: version.dtype, shape: shape, region: region, range: range)
-    }
-
-    /// Verifies a block's payload checksum, once per snapshot (the mapping is read-only and
-    /// the snapshot keeps it, so a verified block stays as verified while the snapshot lives).
-    private func check(_ block: BlockRef, region: MappedRegion) throws(TensorLogError) {
-        let identity = BlockIdentity(segment: block.segment.id, offset: block.offset)
-        if verifiedLock.withLock({ verifiedBlocks.contains(identity) }) { return }
-        let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)
-        guard CRC32C.checksum(payload) == block.payloadCRC else {
-            throw .corruption("payload checksum mismatch", segment: block.segment.id, offset: block.offset)
-        }
-        verifiedLock.withLock { _ = verifiedBlocks.insert(identity) }
+        return TensorView(dtype: version.dtype, shape: shape, region: region, range: range, source: (block, key))
     }
 
     /// Copies (decoding where compressed) the tensor, or a row range of it,
@@ -206,12 +191,13 @@ public final class Snapshot: @unchecked Sendable {
         try ParallelBlocks.forEach(pieces.count, parallel: parallel) { (index) throws(TensorLogError) in
             let (block, overlap) = pieces[index]
             let region = store.stateLock.withReadLock { block.segment.region }
-            try check(block, region: region)
-            let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)
             let target = version.rank == 0
                 ? destination
                 : UnsafeMutableRawBufferPointer(rebasing: destination[(overlap.lowerBound - rows.lowerBound) * rowBytes..<(overlap.upperBound - rows.lowerBound) * rowBytes])
             let skip = version.rank == 0 ? 0 : (overlap.lowerBound - block.rowStart) * rowBytes
+            // Uncompressed: only the chunks under the rows read. Compressed: the whole block is decoded.
+            try block.verify(block.codec == .none ? skip..<skip + target.count : nil, in: region, key: key)
+            let payload = region.bytes(block.payloadStart..<block.payloadStart + block.storedSize)
             if block.codec == .none {
                 target.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[skip..<skip + target.count]))
             } else if skip == 0, target.count == block.rawSize {
@@ -247,12 +233,23 @@ public struct TensorView: @unchecked Sendable {
     public let shape: [Int]
     let region: MappedRegion
     let range: Range<Int>
+    /// The stored block the bytes belong to, and its key: what `verify()` checks them against.
+    let source: (block: BlockRef, key: String)
 
-    init(dtype: DType, shape: [Int], region: MappedRegion, range: Range<Int>) {
+    init(dtype: DType, shape: [Int], region: MappedRegion, range: Range<Int>, source: (block: BlockRef, key: String)) {
         self.dtype = dtype
         self.shape = shape
         self.region = region
         self.range = range
+        self.source = source
+    }
+
+    /// Checks this view's bytes against their stored checksums: the 1 MiB chunks under the view,
+    /// each once per open store (later calls on checked bytes cost a lookup). A mismatch throws a
+    /// corruption error naming the key, segment and record offset.
+    public func verify() throws(TensorLogError) {
+        let start = source.block.payloadStart
+        try source.block.verify(range.lowerBound - start..<range.upperBound - start, in: region, key: source.key)
     }
 
     public var byteCount: Int { range.count }
@@ -283,7 +280,7 @@ public struct TensorView: @unchecked Sendable {
         let start = range.lowerBound + rows.lowerBound * rowBytes
         return TensorView(
             dtype: dtype, shape: [rows.count] + shape.dropFirst(), region: region,
-            range: start..<start + rows.count * rowBytes)
+            range: start..<start + rows.count * rowBytes, source: source)
     }
 
     /// How a view's bytes are about to be used, passed on to the kernel.

@@ -251,6 +251,7 @@ struct SegmentBuilder {
         let oldBatchID = header.batchID
         let payloadStart = source.offset + Int(header.payloadOffset)
         let payload = region.bytes(payloadStart..<payloadStart + Int(header.storedSize))
+        let chunkTable = [UInt8](region.bytes(payloadStart - 4 * header.chunkTableCount..<payloadStart))
         if header.kind != .commit {
             header.inBatch = false
             header.batchID = 0
@@ -262,7 +263,7 @@ struct SegmentBuilder {
         let segment = outputs.last!
         let offset = segment.length
         do {
-            _ = try Segment.writeRecord(&header, payload: payload, to: segment.file, at: offset)
+            _ = try Segment.writeRecord(&header, chunkTable: chunkTable, payload: payload, to: segment.file, at: offset)
         } catch {
             abandon()
             throw .io(error)

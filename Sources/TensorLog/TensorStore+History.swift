@@ -35,8 +35,8 @@ extension TensorStore {
             let region = stateLock.withReadLock { segment.region }
             let start = offset + Int(header.payloadOffset)
             let payload = region.bytes(start..<start + Int(header.storedSize))
-            guard CRC32C.checksum(payload) == header.payloadCRC else {
-                throw .corruption("payload checksum mismatch", segment: segment.id, offset: offset)
+            if let mismatch = header.payloadChecksums(recordOffset: offset).checkAll(in: region.bytes(0..<start + Int(header.storedSize))) {
+                throw .corruption(mismatch, segment: segment.id, offset: offset)
             }
             if header.codec == .none {
                 bytes.append(contentsOf: payload)

@@ -38,7 +38,7 @@ extension TensorStore {
                 let start = offset + Int(header.payloadOffset)
                 let payload = region.bytes(start..<start + Int(header.storedSize))
                 let status: RecordSummary.ChecksumStatus =
-                    verifyPayloads ? (CRC32C.checksum(payload) == header.payloadCRC ? .ok : .mismatch) : .unchecked
+                    verifyPayloads ? (header.payloadChecksums(recordOffset: offset).checkAll(in: region.bytes(0..<length)) == nil ? .ok : .mismatch) : .unchecked
                 body(RecordSummary(
                     segment: segment.id, offset: offset, header: header,
                     isLive: live.contains(RecordPointer(segment: id, offset: UInt64(offset))),

@@ -129,9 +129,10 @@ extension TensorStore {
                     .unsupportedFormatVersion,
                     "\(directory) was written by a newer TensorLog (format \(manifest.writeVersion)); open it read-only")
             }
-            report.removedFiles += try removeLeftovers(directory, manifest)
         }
 
+        // Everything is read and checked before any file changes, so an open that finds damage
+        // leaves the store exactly as it was.
         var replay = Replay()
         var segments: [UInt64: Segment] = [:]
         // Hint files first, so the tables are sized once for every record they list.
@@ -140,6 +141,7 @@ extension TensorStore {
         }
         var prepared = loadHints(manifest.sealedSegments.map { segments[$0]! })
         replay.reserve(prepared.values.reduce(0) { $0 + $1.entries.count })
+        var hintsToRewrite: [HintFile] = []
         for id in manifest.sealedSegments {
             let segment = segments[id]!
             if let ready = prepared.removeValue(forKey: id) {
@@ -147,13 +149,9 @@ extension TensorStore {
                 replay.add(ready)
             } else {
                 report.scannedSegments.append(id)
-                let scan = try scan(segment, verifyPayloads: false, allowTornTail: false)
+                let scan = try scan(segment, verifyPayloads: false, tail: nil)
                 for entry in scan.entries { replay.add(segment, Int(entry.offset), entry.header) }
-                if !options.readOnly {
-                    // Rewrite the missing or damaged hint so the next open is fast again (best effort).
-                    let hint = HintFile(segmentID: id, segmentLength: UInt64(segment.length), entries: scan.entries)
-                    try? FileSystem.writeAtomically(hint.encoded(), to: segment.hintPath, directory: directory)
-                }
+                hintsToRewrite.append(HintFile(segmentID: id, segmentLength: UInt64(segment.length), entries: scan.entries))
             }
         }
         let active = try openSegment(directory, manifest.activeSegment, sealed: false, options: options)
@@ -163,27 +161,55 @@ extension TensorStore {
         let prefix = activePrefixHint(active)
         for entry in prefix?.entries ?? [] { replay.add(active, Int(entry.offset), entry.header) }
         let start = prefix.map { Int($0.segmentLength) } ?? SegmentHeader.size
-        var scan = try scan(active, from: start, verifyPayloads: true, allowTornTail: true)
-        if scan.validLength < active.length {
+        let tail = TailPolicy(active: active, prefixHint: prefix, mark: readSyncedMark(directory))
+        guard tail.syncedEnd <= active.length else {
+            throw TensorLogError(
+                .corruption(segment: active.id, offset: active.length),
+                "corruption in segment \(active.id): the file is \(active.length) bytes, but its first \(tail.syncedEnd) bytes "
+                    + "were synced: acknowledged records are missing (was the file truncated or replaced?)")
+        }
+        var scan = try scan(active, from: start, verifyPayloads: true, tail: tail)
+        let cut = scan.validLength < active.length
+        if cut {
             report.truncatedBytes = active.length - scan.validLength
             report.truncatedAt = (active.id, scan.validLength)
             report.truncationReason = scan.tornReason
-            if !options.readOnly {
-                try active.file.truncate(to: scan.validLength)
-                try active.file.sync()
-            }
             active.length = scan.validLength
         }
         for entry in scan.entries { replay.add(active, Int(entry.offset), entry.header) }
         scan.entries = (prefix?.entries ?? []) + scan.entries
 
-        let state = try replay.finish(segments: segments, active: active, manifest: manifest, activeEntries: scan.entries, report: &report)
-        let store = TensorStore(directory: directory, options: options, recovery: report, lockFile: lockFile, state: state)
+        var state = try replay.finish(segments: segments, active: active, manifest: manifest, activeEntries: scan.entries, report: &report)
+        // Sequences of the records cut off may have been seen (by a reader, or in a report): never hand them out again.
+        state.lastSequence = max(state.lastSequence, scan.cutSequence)
+
+        var syncedFile: SystemFile? = nil
+        if !options.readOnly {
+            report.removedFiles += try removeLeftovers(directory, manifest)
+            for hint in hintsToRewrite {
+                // Rewrite a missing or damaged hint so the next open is fast again (best effort).
+                try? FileSystem.writeAtomically(hint.encoded(), to: Segment.hintPath(directory, hint.segmentID), directory: directory)
+            }
+            if cut { try active.file.truncate(to: scan.validLength) }
+            // From here on every byte of the active segment is on stable storage, and SYNCED says so.
+            try active.file.sync()
+            syncedFile = try openSyncedFile(directory)
+            try writeSyncedMark(SyncedMark(segmentID: active.id, syncedLength: UInt64(active.length)), to: syncedFile!, durably: true)
+            if scan.cutSequence > manifest.sequenceFloor, scan.cutSequence > 0 {
+                var raised = manifest
+                raised.sequenceFloor = state.lastSequence
+                raised.writeVersion = SegmentHeader.writeVersion
+                try FileSystem.writeAtomically(raised.encoded(), to: manifestPath, directory: directory)
+                state.manifest = raised
+            }
+        }
+        let store = TensorStore(
+            directory: directory, options: options, recovery: report, lockFile: lockFile, syncedFile: syncedFile, state: state)
         store.startGroupCommitFlusher()
         return store
     }
 
-    private static func acquireLock(_ directory: String) throws -> SystemFile {
+    static func acquireLock(_ directory: String) throws -> SystemFile {
         let path = directory + "/" + lockName
         let file = try SystemFile(path: path, mode: .createReadWrite)
         guard try file.tryLockExclusive() else {
@@ -199,6 +225,7 @@ extension TensorStore {
     private static func initializeStore(_ directory: String, _ options: StoreOptions) throws {
         let first: UInt64 = 1
         _ = try createSegmentFile(directory, first)
+        try writeSyncedMark(SyncedMark(segmentID: first, syncedLength: UInt64(SegmentHeader.size)), to: try openSyncedFile(directory), durably: true)
         let manifest = Manifest(sealedSegments: [], activeSegment: first, nextSegmentID: first + 1, sequenceFloor: 0)
         try FileSystem.writeAtomically(manifest.encoded(), to: directory + "/" + manifestName, directory: directory)
     }
@@ -289,14 +316,32 @@ extension TensorStore {
         var entries: [HintFile.Entry] = []
         var validLength: Int
         var tornReason: String?
+        /// The largest sequence of a record header (checksum intact) in the bytes cut off, 0 if none.
+        var cutSequence: UInt64 = 0
     }
 
-    /// Walks a segment's records from the start. A bad record in a sealed
-    /// segment is corruption. In the active segment it is a torn tail, and the
-    /// scan stops there, unless a valid record follows it: then it is
-    /// corruption too, since cutting there would drop later writes.
+    /// What recovery knows of the active segment's durable prefix, and so which damage is a torn
+    /// tail it may cut (docs/FORMAT.md §10.2 step 7).
+    struct TailPolicy {
+        /// Bytes known to be on stable storage: damage below this is corruption, never a torn tail.
+        let syncedEnd: Int
+        /// Whether the SYNCED file was readable: only then may a zero page inside damage be taken for a
+        /// page never written back (without it, only damage with no valid record after it is a torn tail).
+        let holesAreUnwritten: Bool
+
+        init(active: Segment, prefixHint: HintFile?, mark: SyncedMark?) {
+            let marked = mark.flatMap { $0.segmentID == active.id ? Int(clamping: $0.syncedLength) : nil } ?? 0
+            syncedEnd = max(SegmentHeader.size, Int(clamping: prefixHint?.segmentLength ?? 0), marked)
+            holesAreUnwritten = mark != nil
+        }
+    }
+
+    /// Walks a segment's records from `start`. Without a tail policy (a sealed segment) any bad record
+    /// is corruption. In the active segment, a bad record past the synced end is a torn tail, and the
+    /// scan stops there, if no valid record follows it or a hole does; other damage is corruption,
+    /// since cutting there would drop acknowledged writes.
     static func scan(
-        _ segment: Segment, from start: Int = SegmentHeader.size, verifyPayloads: Bool, allowTornTail: Bool
+        _ segment: Segment, from start: Int = SegmentHeader.size, verifyPayloads: Bool, tail: TailPolicy?
     ) throws -> ScanResult {
         let region = segment.region
         let length = segment.length
@@ -315,20 +360,57 @@ extension TensorStore {
                 if error.isUnsupportedVersion {
                     throw TensorLogError(.unsupportedFormatVersion, "\(segment.path): \(error.message)")
                 }
-                // Damage with no whole record after it is a torn tail. So is damage containing a page
-                // of zeros: a page the kernel never wrote back before the crash (writeback is unordered
-                // until fsync), so the records after it were not durable either. Other damage followed
-                // by whole records is corruption: cutting there would drop writes that were durable.
+                guard let tail else { throw TensorLogError.corruption(error.message, segment: segment.id, offset: offset) }
+                guard offset >= tail.syncedEnd else {
+                    throw TensorLogError.corruption(
+                        "\(error.message), inside data that was synced (up to offset \(tail.syncedEnd)): acknowledged records "
+                            + "would be lost by cutting here. Nothing was changed; `tensorlog salvage` keeps every intact record "
+                            + "and moves the damaged bytes aside", segment: segment.id, offset: offset)
+                }
+                // Past the synced end, damage with no whole record after it is a torn write. So is damage
+                // holding a page of zeros: a page the kernel never wrote back before the crash (writeback is
+                // unordered until fsync), so the records after it were not durable either.
                 let next = nextValidRecord(region, after: offset, length: length)
-                guard allowTornTail, next == nil || containsZeroPage(region, offset..<next!) else {
-                    throw TensorLogError.corruption(error.message, segment: segment.id, offset: offset)
+                guard next == nil || (tail.holesAreUnwritten && containsZeroPage(region, offset..<next!)) else {
+                    throw TensorLogError.corruption(
+                        "\(error.message), followed by a valid record at offset \(next!): damage in the middle of the log. "
+                            + "Nothing was changed; `tensorlog salvage` keeps every intact record and moves the damaged bytes aside",
+                        segment: segment.id, offset: offset)
                 }
                 result.validLength = offset
                 result.tornReason = error.message
+                result.cutSequence = largestSequence(region, in: offset..<length)
                 return result
             }
         }
         return result
+    }
+
+    /// The largest sequence among record headers with intact checksums that start in `range`.
+    static func largestSequence(_ region: MappedRegion, in range: Range<Int>) -> UInt64 {
+        var largest: UInt64 = 0
+        forEachIntactHeader(region, in: range) { largest = max(largest, $0.sequence) }
+        return largest
+    }
+
+    static let syncedName = "SYNCED"
+
+    /// The SYNCED mark, or nil when the file is missing or damaged (then no hole is taken for an unwritten page).
+    static func readSyncedMark(_ directory: String) -> SyncedMark? {
+        let path = directory + "/" + syncedName
+        guard FileSystem.exists(path), let bytes = try? SystemFile(path: path, mode: .readOnly).readAll() else { return nil }
+        return try? bytes.withBytes { (buffer) throws(FormatError) in try SyncedMark.decode(buffer) }
+    }
+
+    static func openSyncedFile(_ directory: String) throws(SystemError) -> SystemFile {
+        try SystemFile(path: directory + "/" + syncedName, mode: .createReadWrite)
+    }
+
+    /// Overwrites the SYNCED mark in place (32 bytes, one sector). It must only ever claim bytes that
+    /// an fsync already made durable; `durably` fsyncs it too.
+    static func writeSyncedMark(_ mark: SyncedMark, to file: borrowing SystemFile, durably: Bool) throws(SystemError) {
+        try file.write(mark.encoded(), at: 0)
+        if durably { try file.sync() }
     }
 
     /// Checks a segment's 64-byte header: magic, versions, CRC, and that it names this segment.
@@ -356,12 +438,8 @@ extension TensorStore {
             guard !end.overflow, end.partialValue <= length else {
                 throw FormatError("record of \(header.recordLength) bytes runs past the segment end \(length)", offset: offset)
             }
-            if verifyPayload {
-                let start = offset + Int(header.payloadOffset)
-                let payload = region.bytes(start..<start + Int(header.storedSize))
-                guard CRC32C.checksum(payload) == header.payloadCRC else {
-                    throw FormatError("payload checksum mismatch ('\(header.key)' seq \(header.sequence))", offset: offset)
-                }
+            if verifyPayload, let mismatch = header.payloadChecksums(recordOffset: offset).checkAll(in: region.bytes(0..<length)) {
+                throw FormatError("\(mismatch) ('\(header.key)' seq \(header.sequence))", offset: offset)
             }
             return .success(header)
         } catch {

@@ -6,8 +6,7 @@ extension TensorStore {
     /// Seals the active segment (fsync, hint file) and starts a new one; the
     /// manifest switch makes the change atomic. Writer lock held.
     func rollOver() throws(TensorLogError) {
-        unsyncedBytes = max(unsyncedBytes, 1)
-        try syncActive()
+        try syncActive(markDurably: true)
         let hint = HintFile(segmentID: active.id, segmentLength: UInt64(appendOffset), entries: activeEntries)
         do {
             try FileSystem.writeAtomically(hint.encoded(), to: active.hintPath, directory: directory)

@@ -33,7 +33,37 @@ extension TensorStore {
             report.bytesChecked += length
             progress?(report.bytesChecked, total)
         }
+        verifySyncedMark(&report)
         return report
+    }
+
+    /// A damaged SYNCED file loses nothing (open is then more cautious), but it is damage on the device:
+    /// reported, with segment 0 since it belongs to no segment. A missing one (a format 1 store) is not.
+    private func verifySyncedMark(_ report: inout VerifyReport) {
+        let path = directory + "/" + Self.syncedName
+        guard FileSystem.exists(path) else { return }
+        // A writer may be rewriting the mark as it is read: only a mark that fails three reads is damaged.
+        var failure: FormatError?
+        for _ in 1...3 {
+            failure = Self.syncedMarkProblem(path)
+            if failure == nil { return }
+        }
+        if let failure {
+            report.problems.append(.init(segment: 0, offset: failure.offset, message: "\(failure.message) (a writer's next open rewrites it)"))
+        }
+    }
+
+    /// Why the SYNCED file at `path` does not decode, or nil if it does.
+    private static func syncedMarkProblem(_ path: String) -> FormatError? {
+        guard let bytes = try? SystemFile(path: path, mode: .readOnly).readAll() else {
+            return FormatError("SYNCED: cannot be read", offset: 0)
+        }
+        do {
+            _ = try bytes.withBytes { (buffer) throws(FormatError) in try SyncedMark.decode(buffer) }
+            return nil
+        } catch {
+            return error
+        }
     }
 
     private func verifySegment(_ segment: Segment, region: MappedRegion, length: Int, report: inout VerifyReport, entries: inout [HintFile.Entry]) {
@@ -54,14 +84,13 @@ extension TensorStore {
                 report.recordsChecked += 1
                 entries.append(HintFile.Entry(offset: UInt64(offset), header: header))
                 // A bad payload under a sound header: report it and go on to the next record.
-                let payload = offset + Int(header.payloadOffset)..<offset + Int(header.payloadOffset) + Int(header.storedSize)
-                if CRC32C.checksum(region.bytes(payload)) != header.payloadCRC {
-                    problem(offset, "payload checksum mismatch ('\(header.key)' seq \(header.sequence))")
+                if let mismatch = header.payloadChecksums(recordOffset: offset).checkAll(in: region.bytes(0..<length)) {
+                    problem(offset, "\(mismatch) ('\(header.key)' seq \(header.sequence))")
                 }
                 // Padding carries no data, but it must be zero: a flipped bit there is damage too.
                 let payloadStart = offset + Int(header.payloadOffset)
                 let payloadEnd = payloadStart + Int(header.storedSize)
-                let gaps = [offset + header.headerLength..<payloadStart, payloadEnd..<offset + header.recordLength]
+                let gaps = [offset + header.headerLength..<payloadStart - 4 * header.chunkTableCount, payloadEnd..<offset + header.recordLength]
                 for gap in gaps where !region.bytes(gap).allSatisfy({ $0 == 0 }) {
                     problem(gap.lowerBound, "nonzero padding in record '\(header.key)' seq \(header.sequence)")
                 }
@@ -86,7 +115,9 @@ extension TensorStore {
             report.problems.append(.init(segment: segment.id, offset: 0, message: "hint file: \(message)"))
         }
         guard FileSystem.exists(segment.hintPath) else {
-            if segment.sealed { problem("missing (open scans the segment instead)") }
+            // A writer's compaction may have retired the segment since this store was opened: it removes
+            // the segment file before its hint, so a missing hint beside a missing segment is no damage.
+            if segment.sealed, FileSystem.exists(segment.path) { problem("missing (open scans the segment instead)") }
             return
         }
         do {
@@ -99,6 +130,7 @@ extension TensorStore {
                 problem(segment.sealed ? "entries differ from the segment's records" : "entries differ from the records of the prefix it covers")
             }
         } catch {
+            if segment.sealed, !FileSystem.exists(segment.path) { return }  // retired meanwhile, as above
             problem("\(error)")
         }
     }

@@ -16,23 +16,25 @@ struct PendingRecord {
 
     var header: RecordHeader
     var payload: Payload
+    /// The payload's chunk checksum table (empty unless the payload is over one chunk).
+    var chunkTable: [UInt8] = []
 
     /// A copy whose payload no longer points into the caller's memory.
     func owned() -> PendingRecord {
         guard case .borrowed(let buffer) = payload else { return self }
-        return PendingRecord(header: header, payload: .owned([UInt8](buffer)))
+        return PendingRecord(header: header, payload: .owned([UInt8](buffer)), chunkTable: chunkTable)
     }
 
     /// The same record with a payload borrowed from `storage` (whose bytes `buffer` is) expressed as a
     /// range of `storage`, so it stays valid after `buffer` does, without copying the bytes.
     func retaining(_ storage: [UInt8], pointedToBy buffer: UnsafeRawBufferPointer) -> PendingRecord {
         guard case .borrowed(let payload) = payload else { return self }
-        guard payload.count > 0 else { return PendingRecord(header: header, payload: .slice(storage, 0..<0)) }
+        guard payload.count > 0 else { return PendingRecord(header: header, payload: .slice(storage, 0..<0), chunkTable: chunkTable) }
         if let base = buffer.baseAddress, let start = payload.baseAddress, start >= base,
             start + payload.count <= base + buffer.count, buffer.count == storage.count
         {
             let offset = start - base
-            return PendingRecord(header: header, payload: .slice(storage, offset..<offset + payload.count))
+            return PendingRecord(header: header, payload: .slice(storage, offset..<offset + payload.count), chunkTable: chunkTable)
         }
         return owned()
     }
@@ -98,6 +100,13 @@ extension TensorStore {
             var record = blocks[index]
             guard case .borrowed(let raw) = record.payload else { return record }
             record.payload = try encodePayload(raw, dtype: dtype, compression: compression, header: &record.header)
+            // One CRC for a payload of one chunk, else a CRC per 1 MiB chunk and one of that table.
+            let (table, crc) = record.withPayload { payload in
+                let table = PayloadChecksums.table(for: payload)
+                return (table, PayloadChecksums.payloadCRC(payload: payload, table: table))
+            }
+            record.chunkTable = table
+            record.header.payloadCRC = crc
             return record
         }
     }
@@ -114,7 +123,6 @@ extension TensorStore {
         if codec == Codec.none || raw.count == 0 {
             header.codec = .none
             header.storedSize = UInt64(raw.count)
-            header.payloadCRC = CRC32C.checksum(raw)
             return .borrowed(raw)
         }
         guard raw.count <= BlockCodec.maxRawBlockSize else {
@@ -143,12 +151,10 @@ extension TensorStore {
         if chosen == .none {
             header.codec = .none
             header.storedSize = UInt64(raw.count)
-            header.payloadCRC = CRC32C.checksum(raw)
             return .borrowed(raw)
         }
         header.codec = chosen
         header.storedSize = UInt64(encoded.count)
-        header.payloadCRC = CRC32C.checksum(encoded)
         return .owned(encoded)
     }
 
@@ -303,7 +309,7 @@ extension TensorStore {
         let recordLength: Int
         do {
             recordLength = try pending.withPayload { (payload) throws(SystemError) in
-                try Segment.writeRecord(&header, payload: payload, to: active.file, at: offset)
+                try Segment.writeRecord(&header, chunkTable: pending.chunkTable, payload: payload, to: active.file, at: offset)
             }
         } catch {
             // Cut off what was partly written so a later crash cannot find it; if even that fails, stop writing.
@@ -329,18 +335,24 @@ extension TensorStore {
         }
     }
 
-    /// fsyncs the active segment. A failed fsync leaves the file's state
+    /// fsyncs the active segment, then records in SYNCED how far it is durable (fsynced too when
+    /// `markDurably`: at an explicit sync, roll-over and close). A failed fsync leaves the file's state
     /// unknown (the kernel may have dropped the dirty pages), so writing stops.
-    func syncActive() throws(TensorLogError) {
-        guard unsyncedBytes > 0 else { return }
+    func syncActive(markDurably: Bool = false) throws(TensorLogError) {
+        guard unsyncedBytes > 0 || markDurably else { return }
         do {
-            try active.file.sync()
+            if unsyncedBytes > 0 { try active.file.sync() }
         } catch {
             writerFailure = .io(error)
             throw .io(error)
         }
         unsyncedBytes = 0
         lastSync = .now
+        // The mark only ever claims bytes the fsync above made durable, so a lost or stale mark is
+        // safe (recovery is more cautious); a failure to write it is not a failure of the write.
+        let mark = SyncedMark(segmentID: active.id, syncedLength: UInt64(appendOffset))
+        try? syncedFile?.write(mark.encoded(), at: 0)
+        if markDurably { try? syncedFile?.sync() }
     }
 
     /// Makes written records visible: index, live-byte accounting, sequence.

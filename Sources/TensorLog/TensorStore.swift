@@ -52,6 +52,8 @@ public final class TensorStore: @unchecked Sendable {
     var nextFreeSegmentID: UInt64
     let segmentIDLock = Lock()
     let lockFile: SystemFile?
+    /// The SYNCED file (writers only): rewritten after every fsync of the active segment.
+    let syncedFile: SystemFile?
 
     struct CommitRef {
         let segment: Segment
@@ -61,8 +63,9 @@ public final class TensorStore: @unchecked Sendable {
 
     init(
         directory: String, options: StoreOptions, recovery: RecoveryReport, lockFile: consuming SystemFile?,
-        state: RecoveredState
+        syncedFile: consuming SystemFile?, state: RecoveredState
     ) {
+        self.syncedFile = syncedFile
         self.directory = directory
         self.options = options
         self.recovery = recovery
@@ -80,7 +83,7 @@ public final class TensorStore: @unchecked Sendable {
     }
 
     deinit {
-        if !options.readOnly, !isClosed, writerFailure == nil, (try? syncActive()) != nil { writeActivePrefixHint() }
+        if !options.readOnly, !isClosed, writerFailure == nil, (try? syncActive(markDurably: true)) != nil { writeActivePrefixHint() }
     }
 
     // MARK: Writing
@@ -182,7 +185,7 @@ public final class TensorStore: @unchecked Sendable {
     public func sync() throws(TensorLogError) {
         try writerLock.withLock { () throws(TensorLogError) in
             try checkWritable()
-            try syncActive()
+            try syncActive(markDurably: true)
         }
     }
 
@@ -193,7 +196,7 @@ public final class TensorStore: @unchecked Sendable {
             isClosed = true
             defer { lockFile?.unlock() }
             if !options.readOnly, writerFailure == nil {
-                try syncActive()
+                try syncActive(markDurably: true)
                 writeActivePrefixHint()
             }
         }

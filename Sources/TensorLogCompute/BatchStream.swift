@@ -113,7 +113,9 @@ public final class BatchStream {
         // Chunks: uncompressed blocks (split to maxChunkBytes), else an even split matching the writer's blocks.
         var chunks: [Chunk] = []
         let rowsPerChunkCap = Swift.max(1, maxChunkBytes / Swift.max(rowBytes, 1))
-        if let views = try? snapshot.blockViews(features) {
+        // Views are planned unverified; each chunk is verified just before its batches use it
+        // (forEachBatch), while its bytes are in cache for the kernels anyway.
+        if let views = try? snapshot.blockViews(features, verify: false) {
             var start = 0
             for view in views {
                 let rows = view.shape.first ?? 0
@@ -133,7 +135,7 @@ public final class BatchStream {
             var start = 0
             while start < n {
                 let range = start..<Swift.min(n, start + per)
-                chunks.append(Chunk(rows: range, view: try? snapshot.view(features, rows: range)))
+                chunks.append(Chunk(rows: range, view: try? snapshot.view(features, rows: range, verify: false)))
                 start = range.upperBound
             }
         }
@@ -200,6 +202,7 @@ public final class BatchStream {
             if position + 1 < order.count { chunks[order[position + 1]].view?.advise(.willNeed) }
             try loadLabels(chunk)
             if let view = chunk.view {
+                try view.verify()
                 try view.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
                     try runChunk(chunk, source: raw.baseAddress!, mapped: true, shuffle: shuffle, rng: &rng, body)
                 }

@@ -3,10 +3,10 @@
 public struct SegmentHeader: Sendable, Equatable {
     public static let magic: [UInt8] = Array("TLSEGMNT".utf8)
     public static let size = 64
-    /// Version of the format the writer used.
-    public static let writeVersion: UInt16 = 1
-    /// Oldest reader version that can read what this writer writes.
-    public static let readVersion: UInt16 = 1
+    /// Version of the format the writer used (2: chunk checksum tables, the SYNCED file).
+    public static let writeVersion: UInt16 = 2
+    /// Oldest reader version that can read what this writer writes (version 2 records need a version 2 reader).
+    public static let readVersion: UInt16 = 2
 
     public var segmentID: UInt64
 
@@ -268,5 +268,53 @@ public struct Manifest: Sendable, Equatable {
         return Manifest(
             sealedSegments: sealed, activeSegment: active, nextSegmentID: next, sequenceFloor: floor,
             writeVersion: writeVersion)
+    }
+}
+
+/// The `SYNCED` file: how far the active segment is known to be on stable
+/// storage. The writer rewrites it after every fsync of the active segment,
+/// so recovery can tell damage inside synced data (corruption, reported) from
+/// a torn tail (cut). docs/FORMAT.md §9.3.
+public struct SyncedMark: Sendable, Equatable {
+    public static let magic: [UInt8] = Array("TLSYNCED".utf8)
+    public static let size = 32
+
+    /// The active segment this mark is about.
+    public var segmentID: UInt64
+    /// Bytes of that segment (from its start) that were fsynced.
+    public var syncedLength: UInt64
+
+    public init(segmentID: UInt64, syncedLength: UInt64) {
+        self.segmentID = segmentID
+        self.syncedLength = syncedLength
+    }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.raw(Self.magic)
+        writer.u64(segmentID)
+        writer.u64(syncedLength)
+        writer.u32(0)  // reserved
+        writer.u32(CRC32C.mask(CRC32C.checksum(writer.bytes)))
+        return writer.bytes
+    }
+
+    /// Decodes a mark; the file must be exactly 32 bytes with a matching checksum.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> SyncedMark {
+        guard bytes.count == size else { throw FormatError("SYNCED: \(bytes.count) bytes, expected \(size)", offset: 0) }
+        var reader = ByteReader(bytes, baseOffset: 0, context: "SYNCED")
+        let magic = try reader.bytes(8, what: "magic")
+        guard magic.elementsEqual(Self.magic) else { throw FormatError("SYNCED: bad magic", offset: 0) }
+        let segmentID = try reader.u64()
+        let syncedLength = try reader.u64()
+        try reader.expectZeros(4, what: "reserved")
+        let stored = CRC32C.unmask(try reader.u32())
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<28])) == stored else {
+            throw FormatError("SYNCED: checksum mismatch", offset: 28)
+        }
+        guard segmentID != 0, syncedLength >= UInt64(SegmentHeader.size), syncedLength < 1 << 62 else {
+            throw FormatError("SYNCED: segment \(segmentID) synced length \(syncedLength) is out of range", offset: 8)
+        }
+        return SyncedMark(segmentID: segmentID, syncedLength: syncedLength)
     }
 }

@@ -47,7 +47,8 @@ public struct MetadataEntry: Sendable, Hashable {
 /// (key, shape, metadata). docs/FORMAT.md "Records" is the specification.
 public struct RecordHeader: Sendable, Equatable {
     public static let magic: UInt32 = 0x4352_4C54  // "TLRC" in file byte order
-    public static let formatVersion: UInt16 = 1
+    /// The record version this writer writes; readers accept 1 and 2 (2 added chunk checksum tables).
+    public static let formatVersion: UInt16 = 2
     public static let fixedSize = 88
     public static let maxKeyBytes = 1024
     public static let maxRank = 8
@@ -57,6 +58,8 @@ public struct RecordHeader: Sendable, Equatable {
     public static let alignment = 64
     public static let largeAlignment = 4096
 
+    /// Format version of this record (decoded, or `formatVersion` for a new one); copies keep it.
+    public var version: UInt16
     public var kind: RecordKind
     /// Part of an atomic batch: visible only once the batch's commit record exists.
     public var inBatch: Bool
@@ -85,8 +88,9 @@ public struct RecordHeader: Sendable, Equatable {
         kind: RecordKind, inBatch: Bool = false, sequence: UInt64, batchID: UInt64 = 0,
         previous: RecordPointer? = nil, rowStart: UInt64 = 0, storedSize: UInt64 = 0, rawSize: UInt64 = 0,
         payloadCRC: UInt32 = 0, payloadOffset: UInt32 = 0, key: String, dtype: DType? = nil,
-        shape: [Int] = [], codec: Codec = .none, metadata: [MetadataEntry] = []
+        shape: [Int] = [], codec: Codec = .none, metadata: [MetadataEntry] = [], version: UInt16 = RecordHeader.formatVersion
     ) {
+        self.version = version
         self.kind = kind
         self.inBatch = inBatch
         self.sequence = sequence
@@ -118,12 +122,12 @@ public struct RecordHeader: Sendable, Equatable {
     }
 
     /// Where the payload starts (relative to the record) for a record placed at
-    /// `fileOffset`: after the header, at a multiple of 64 in the file, or of
-    /// 4096 for payloads of 1 MiB or more.
+    /// `fileOffset`: after the header and the chunk checksum table, at a
+    /// multiple of 64 in the file, or of 4096 for payloads of 1 MiB or more.
     public func payloadOffset(atFileOffset fileOffset: Int) -> Int {
         guard hasPayload else { return headerLength }
         let alignment = storedSize >= UInt64(Self.largePayloadThreshold) ? Self.largeAlignment : Self.alignment
-        return alignUp(fileOffset + headerLength, to: alignment) - fileOffset
+        return alignUp(fileOffset + headerLength + 4 * chunkTableCount, to: alignment) - fileOffset
     }
 
     /// Total bytes the record occupies in its segment, padding included.
@@ -165,7 +169,7 @@ public struct RecordHeader: Sendable, Equatable {
             }
         }
         put(Self.magic)
-        put(Self.formatVersion)
+        put(version)
         put(kind.rawValue)
         put(UInt8(inBatch ? 1 : 0))
         put(sequence)
@@ -249,7 +253,7 @@ public struct RecordHeader: Sendable, Equatable {
         }
 
         var reader = ByteReader(headerBytes, baseOffset: fileOffset, context: "record header")
-        try checkMagicAndVersion(&reader)
+        let version = try checkMagicAndVersion(&reader)
         let kindByte = try reader.u8()
         guard let kind = RecordKind(rawValue: kindByte) else { throw reader.error("unknown record kind \(kindByte)") }
         let flags = try reader.u8()
@@ -302,12 +306,12 @@ public struct RecordHeader: Sendable, Equatable {
             previous: previousSegment == 0 ? nil : RecordPointer(segment: previousSegment, offset: previousOffset),
             rowStart: rowStart, storedSize: storedSize, rawSize: rawSize, payloadCRC: payloadCRC,
             payloadOffset: payloadOffset, key: key, dtype: DType(rawValue: dtypeByte), shape: shape,
-            codec: Codec(rawValue: codecByte) ?? .none, metadata: metadata)
+            codec: Codec(rawValue: codecByte) ?? .none, metadata: metadata, version: version)
         try header.validate(dtypeByte: dtypeByte, codecByte: codecByte, fileOffset: fileOffset)
         return header
     }
 
-    private static func checkMagicAndVersion(_ reader: inout ByteReader) throws(FormatError) {
+    private static func checkMagicAndVersion(_ reader: inout ByteReader) throws(FormatError) -> UInt16 {
         let start = reader.baseOffset + reader.position
         let magic = try reader.u32()
         guard magic == Self.magic else {
@@ -320,6 +324,7 @@ public struct RecordHeader: Sendable, Equatable {
                 "record header: format version \(version) is newer than this reader's \(formatVersion)",
                 offset: start, isUnsupportedVersion: true)
         }
+        return version
     }
 
     /// Checks the rules a decoded header must satisfy (docs/FORMAT.md, "Validation").
@@ -341,13 +346,13 @@ public struct RecordHeader: Sendable, Equatable {
                 throw fail("uncompressed payload stores \(storedSize) bytes for \(rawSize) raw bytes")
             }
             guard !shape.isEmpty || kind == .put else { throw fail("an appended block needs rank >= 1") }
-            guard Int(payloadOffset) >= headerLength else {
-                throw fail("payload offset \(payloadOffset) overlaps the \(headerLength)-byte header")
+            guard storedSize <= UInt64(Int.max / 2) else { throw fail("stored size \(storedSize) is too large") }
+            guard Int(payloadOffset) >= headerLength + 4 * chunkTableCount else {
+                throw fail("payload offset \(payloadOffset) overlaps the \(headerLength)-byte header and its \(chunkTableCount)-entry chunk table")
             }
             guard (fileOffset + Int(payloadOffset)) % Self.alignment == 0 else {
                 throw fail("payload at file offset \(fileOffset + Int(payloadOffset)) is not 64-byte aligned")
             }
-            guard storedSize <= UInt64(Int.max / 2) else { throw fail("stored size \(storedSize) is too large") }
             // Row ranges are computed as Ints: the block's last row must fit.
             let rows = UInt64(shape.first ?? 1)
             guard kind == .append || rowStart == 0 else { throw fail("a put starts at row 0, not \(rowStart)") }

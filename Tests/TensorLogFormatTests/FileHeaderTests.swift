@@ -118,8 +118,8 @@ func segmentHeaderTruncationsAndFlips() {
 @Test("A segment needing a newer reader is not flagged isUnsupportedVersion, or a newer but compatible writer is refused")
 func segmentHeaderVersions() throws {
     var newerReader = SegmentHeader(segmentID: 3).encoded()
-    patch(&newerReader, UInt16(2), at: 10)
-    patch(&newerReader, UInt16(2), at: 8)
+    patch(&newerReader, SegmentHeader.readVersion + 1, at: 10)
+    patch(&newerReader, SegmentHeader.writeVersion + 1, at: 8)
     resealSegmentHeader(&newerReader)
     let error = #expect(throws: FormatError.self) { try decodeSegmentHeader(newerReader) }
     #expect(error?.isUnsupportedVersion == true)
@@ -129,9 +129,9 @@ func segmentHeaderVersions() throws {
     resealSegmentHeader(&readVersionZero)
     #expect(throws: FormatError.self) { try decodeSegmentHeader(readVersionZero) }
 
-    // Written by version 2 but readable by version 1 readers: forward compatible by design.
+    // Written by a newer version but readable by this one: forward compatible by design.
     var newerWriter = SegmentHeader(segmentID: 3).encoded()
-    patch(&newerWriter, UInt16(2), at: 8)
+    patch(&newerWriter, SegmentHeader.writeVersion + 1, at: 8)
     resealSegmentHeader(&newerWriter)
     #expect(try decodeSegmentHeader(newerWriter) == SegmentHeader(segmentID: 3))
 
@@ -227,8 +227,9 @@ func hintFileEntryPlacement() throws {
         let header = headers[0].encoded()
         expectHintRejected(hintBytes(segmentLength: .max, entries: [(offset, header, nil)]), "record at offset \(offset)")
     }
-    // An entry whose header decodes at its offset, but whose record runs past UInt64 when added up.
-    var huge = payloadHeader(codec: .lz4, storedSize: UInt64(Int.max / 2), fileOffset: Int.max / 2 - 64)
+    // An entry whose header decodes at its offset, but whose record runs past UInt64 when added up
+    // (a version 1 record: a version 2 one that large could not place its chunk table).
+    var huge = payloadHeader(codec: .lz4, storedSize: UInt64(Int.max / 2), fileOffset: Int.max / 2 - 64, version: 1)
     huge.payloadOffset = UInt32(huge.payloadOffset(atFileOffset: Int.max / 2 - 64))
     let hugeBytes = hintBytes(segmentLength: .max, entries: [(UInt64(Int.max / 2 - 64), huge.encoded(), nil)])
     let hugeOK = throwsOrReencodesIdentically(hugeBytes, decodeHint, { $0.encoded() })
@@ -295,7 +296,7 @@ func hintFileLyingFields() {
 @Test("A hint file needing a newer reader is not flagged isUnsupportedVersion, or its magic is not checked")
 func hintFileVersionAndMagic() throws {
     var newer = sampleHint(2).encoded()
-    patch(&newer, UInt16(2), at: HintField.readVersion)
+    patch(&newer, SegmentHeader.readVersion + 1, at: HintField.readVersion)
     resealHint(&newer)
     let error = #expect(throws: FormatError.self) { try decodeHint(newer) }
     #expect(error?.isUnsupportedVersion == true)
@@ -426,7 +427,7 @@ func manifestLyingFields() {
         expectManifestRejected(odd, "\(extra) bytes after the ids")
     }
     var newer = valid
-    patch(&newer, UInt16(2), at: ManifestField.readVersion)
+    patch(&newer, SegmentHeader.readVersion + 1, at: ManifestField.readVersion)
     resealManifest(&newer)
     let error = #expect(throws: FormatError.self) { try decodeManifest(newer) }
     #expect(error?.isUnsupportedVersion == true)
@@ -459,4 +460,27 @@ func manifestReservedBytesAreCanonical() {
     resealManifest(&bytes)
     let reservedOK = throwsOrReencodesIdentically(bytes, decodeManifest, { $0.encoded() })
     #expect(reservedOK, "reserved u32 at byte 12 = 0xDEADBEEF")
+}
+
+@Test("Files and records written by format version 1 are refused by the version 2 reader")
+func formatVersionOneStillRead() throws {
+    var segment = SegmentHeader(segmentID: 3).encoded()
+    patch(&segment, UInt16(1), at: 8)
+    patch(&segment, UInt16(1), at: 10)
+    resealSegmentHeader(&segment)
+    #expect(try decodeSegmentHeader(segment) == SegmentHeader(segmentID: 3))
+
+    var manifestBytes = Manifest(sealedSegments: [1], activeSegment: 2, nextSegmentID: 3, sequenceFloor: 4).encoded()
+    patch(&manifestBytes, UInt16(1), at: 8)
+    patch(&manifestBytes, UInt16(1), at: 10)
+    resealManifest(&manifestBytes)
+    #expect(try decodeManifest(manifestBytes).writeVersion == 1)
+
+    // A version 1 record of 3 MiB has no chunk table: its payload offset is right after the header.
+    let old = payloadHeader(dtype: .uint8, shape: [3 << 20], fileOffset: 64, version: 1)
+    let decoded = try decodeRecord(old.encoded(), fileOffset: 64)
+    #expect(decoded.version == 1 && decoded.chunkTableCount == 0)
+    #expect(Int(decoded.payloadOffset) + 64 == alignUp(64 + decoded.headerLength, to: 4096))
+    let current = payloadHeader(dtype: .uint8, shape: [3 << 20], fileOffset: 64)
+    #expect(try decodeRecord(current.encoded(), fileOffset: 64).chunkTableCount == 3)
 }

@@ -29,14 +29,15 @@ private func roundTripProblems(_ header: RecordHeader, at fileOffset: Int) -> [S
         problems.append("\(where_): decode with trailing bytes failed")
     }
     let payloadOffset = Int(header.payloadOffset)
-    if payloadOffset < header.headerLength { problems.append("\(where_): payload offset inside header") }
+    let table = 4 * header.chunkTableCount  // the chunk checksum table sits right before the payload
+    if payloadOffset < header.headerLength + table { problems.append("\(where_): payload offset inside header or chunk table") }
     if header.hasPayload {
         let alignment = header.storedSize >= UInt64(RecordHeader.largePayloadThreshold) ? 4096 : 64
         if (fileOffset + payloadOffset) % alignment != 0 {
             problems.append("\(where_): payload at \(fileOffset + payloadOffset) not \(alignment)-aligned")
         }
-        if payloadOffset - header.headerLength >= alignment {
-            problems.append("\(where_): \(payloadOffset - header.headerLength) bytes of padding, more than needed")
+        if payloadOffset - header.headerLength - table >= alignment {
+            problems.append("\(where_): \(payloadOffset - header.headerLength - table) bytes of padding, more than needed")
         }
     } else if payloadOffset != header.headerLength {
         problems.append("\(where_): record without payload has payload offset \(payloadOffset)")
@@ -97,7 +98,7 @@ func payloadHeaderExtremeValuesRoundTrip() {
         payloadHeader(kind: .append, dtype: .float64, shape: [1, 1, 1, 1, 1, 1, 1, 1],
                       previous: RecordPointer(segment: .max, offset: .max), batchID: .max, sequence: .max - 1),
         payloadHeader(dtype: .int64, shape: [0, Int.max, Int.max]),  // zero elements whatever the other dims
-        payloadHeader(dtype: .float8E5M2, codec: .shuffleLZ4, shape: [7], storedSize: UInt64(Int.max / 2)),
+        payloadHeader(dtype: .float8E5M2, codec: .shuffleLZ4, shape: [7], storedSize: UInt64(Int.max / 2), version: 1),
         payloadHeader(dtype: .int8, shape: [2], metadata: [MetadataEntry(String(repeating: "m", count: 65_535), "")]),
     ]
     for header in headers {
@@ -174,7 +175,7 @@ func recordHeaderFieldLayout() throws {
         batchID: 0x0102_0304_0506_0708, sequence: 0x1122_3344_5566_7788, rowStart: 17, fileOffset: 64)
     let bytes = header.encoded()
     #expect(Array(bytes[0..<4]) == Array("TLRC".utf8))
-    #expect(load(UInt16.self, bytes, at: RecordField.version) == 1)
+    #expect(load(UInt16.self, bytes, at: RecordField.version) == RecordHeader.formatVersion)
     #expect(bytes[RecordField.kind] == RecordKind.append.rawValue)
     #expect(bytes[RecordField.flags] == 1)
     #expect(load(UInt64.self, bytes, at: RecordField.sequence) == 0x1122_3344_5566_7788)

@@ -130,14 +130,14 @@ func payloadHeader(
     kind: RecordKind = .put, dtype: DType = .float32, codec: Codec = .none, shape: [Int] = [3, 4],
     storedSize: UInt64? = nil, key: String = "layer.0/weight", metadata: [MetadataEntry] = [],
     previous: RecordPointer? = nil, batchID: UInt64 = 0, sequence: UInt64 = 42, rowStart: UInt64 = 0,
-    fileOffset: Int = 64
+    fileOffset: Int = 64, version: UInt16 = RecordHeader.formatVersion
 ) -> RecordHeader {
     let raw = UInt64(byteCount(dtype: dtype, shape: shape)!)
     let stored = storedSize ?? (codec == .none ? raw : raw / 2 + 13)
     var header = RecordHeader(
         kind: kind, inBatch: batchID != 0, sequence: sequence, batchID: batchID, previous: previous,
         rowStart: rowStart, storedSize: stored, rawSize: raw, payloadCRC: 0xDEAD_BEEF, key: key,
-        dtype: dtype, shape: shape, codec: codec, metadata: metadata)
+        dtype: dtype, shape: shape, codec: codec, metadata: metadata, version: version)
     header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: fileOffset))
     return header
 }

@@ -95,6 +95,7 @@ struct BulkWriteTests {
         let segment = try Self.segmentFile(directory.store)
         let hint = segment.replacingOccurrences(of: ".seg", with: ".hint")
         let hintAfterFirstClose = try Data(contentsOf: URL(fileURLWithPath: hint))
+        let markAfterFirstClose = try syncedMark(directory.store)
         let start = fileSize(segment)
 
         let writer = try TensorStore.open(at: directory.store, options: options)
@@ -114,6 +115,7 @@ struct BulkWriteTests {
             let copiedSegment = copy.store + "/" + (segment as NSString).lastPathComponent
             try bytes.write(to: URL(fileURLWithPath: copiedSegment))
             try hintAfterFirstClose.write(to: URL(fileURLWithPath: copy.store + "/" + (hint as NSString).lastPathComponent))
+            try restoreSyncedMark(markAfterFirstClose, in: copy.store)
             let opened = try TensorStore.open(at: copy.store, options: options)
             let snapshot = opened.snapshot()
             let batchKeys = snapshot.keys(prefix: "batch/")

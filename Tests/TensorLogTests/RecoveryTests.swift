@@ -42,6 +42,7 @@ struct RecoveryTests {
         try store.put("a", [Float](repeating: 1.5, count: 50), shape: [50])
         try store.put("b", [Int16](repeating: 7, count: 30), shape: [3, 10])
         try store.sync()
+        let mark = try syncedMark(directory.store)
         let segment = directory.store + "/" + (try segmentFiles(directory.store)).last!
         let before = fileSize(segment)
         let expected = try contents(store)
@@ -56,6 +57,7 @@ struct RecoveryTests {
             let handle = try #require(FileHandle(forWritingAtPath: damaged + "/" + (segment as NSString).lastPathComponent))
             try handle.truncate(atOffset: UInt64(cut))
             try handle.close()
+            try restoreSyncedMark(mark, in: damaged)  // the crash came before any later sync
             let reopened = try TensorStore.open(at: damaged, options: smallOptions(segmentSize: 1 << 20))
             #expect(try contents(reopened) == expected, "cut at \(cut)")
             #expect(reopened.recovery.truncatedBytes == cut - before, "cut at \(cut)")
@@ -124,8 +126,7 @@ struct RecoveryTests {
             let store = try TensorStore.open(at: directory.store, options: options)
             try store.put("b", [Float](repeating: 2, count: 1000))
             try store.put("c", [Float](repeating: 3, count: 1000))
-            try store.sync()
-            try copyStore(directory.store, to: crashed)
+            try copyStore(directory.store, to: crashed)  // not synced: SYNCED still names the prefix
             try store.close()
         }
         let crashedSegment = crashed + "/" + (segment as NSString).lastPathComponent
@@ -150,12 +151,14 @@ struct RecoveryTests {
         let store = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 1 << 20))
         try store.put("a", [Float(1), 2])
         try store.sync()
+        let mark = try syncedMark(directory.store)
         let segment = directory.store + "/" + (try segmentFiles(directory.store)).last!
         let before = fileSize(segment)
         try store.put("big", [Float](repeating: 3, count: 4096))  // 16 KiB: spans several pages
         try store.put("after", [Float(4)])
         try store.close()
         try forgetCleanClose(directory.store)
+        try restoreSyncedMark(mark, in: directory.store)  // the crash came before any later sync
         // Zero one page-aligned page inside big's payload, as unordered writeback leaves it after a crash.
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
         let page = alignUp(before + 4096, to: 4096)
@@ -258,7 +261,7 @@ struct EdgeTests {
         try TensorStore.open(at: directory.store, options: smallOptions()).close()
         let path = directory.store + "/MANIFEST"
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[10] = 2  // read version 2
+        bytes[10] = UInt8(SegmentHeader.readVersion + 1)  // a read version newer than this reader
         let crc = bytes[0..<bytes.count - 4].withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) }
         withUnsafeBytes(of: crc.littleEndian) { for index in 0..<4 { bytes[bytes.count - 4 + index] = $0[index] } }
         try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -33,3 +33,13 @@ func randomBytes(_ count: Int, _ generator: inout SeededGenerator) -> [UInt8] {
 func fileSize(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? -1
 }
+
+/// The SYNCED file's bytes now. A crash leaves the mark of the last sync before it: tests that build
+/// a crash state by hand take the mark at that sync and put it back with `restoreSyncedMark`.
+func syncedMark(_ store: String) throws -> Data {
+    try Data(contentsOf: URL(fileURLWithPath: store + "/SYNCED"))
+}
+
+func restoreSyncedMark(_ mark: Data, in store: String) throws {
+    try mark.write(to: URL(fileURLWithPath: store + "/SYNCED"))
+}
