@@ -24,7 +24,7 @@ struct TensorLogCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Import.self, Export.self, Ls.self, Get.self, Stat.self, Dump.self, History.self,
-            Rm.self, Compact.self, Verify.self, Train.self, Infer.self, Eval.self, Serve.self, Demo.self,
+            Rm.self, Compact.self, Verify.self, Salvage.self, Train.self, Infer.self, Eval.self, Serve.self, Demo.self,
         ]
     )
 
