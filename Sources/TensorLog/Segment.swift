@@ -280,3 +280,31 @@ final class VerifiedChunks: Sendable {
         }
     }
 }
+
+/// Bytes of a segment file as a scan reads them: `buffer` holds the file's bytes from offset `origin`
+/// on. Usually the mapping from offset 0; for a read-only open, the active segment's tail past its
+/// synced end is a private copy instead, read with pread, since a writer may cut that tail meanwhile
+/// and touching a mapped page past the end of a file kills the process (SIGBUS).
+struct FileBytes {
+    let buffer: UnsafeRawBufferPointer
+    let origin: Int
+
+    /// The mapped file's first `length` bytes. The region must outlive this value.
+    init(_ region: MappedRegion, length: Int) {
+        buffer = region.bytes(0..<length)
+        origin = 0
+    }
+
+    init(buffer: UnsafeRawBufferPointer, origin: Int) {
+        self.buffer = buffer
+        self.origin = origin
+    }
+
+    /// File offset just past the last byte held.
+    var end: Int { origin + buffer.count }
+
+    /// File bytes `range`, which must lie within `origin..<end`.
+    func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer[range.lowerBound - origin..<range.upperBound - origin])
+    }
+}

@@ -243,7 +243,7 @@ struct SegmentBuilder {
     mutating func copy(_ source: TensorStore.SourceRecord, previous: RecordPointer?, key: String) throws(TensorLogError) -> TensorStore.MovedRecord {
         let region = store.stateLock.withReadLock { source.segment.region }
         var header: RecordHeader
-        switch TensorStore.readRecord(region, at: source.offset, length: source.end, verifyPayload: true) {
+        switch TensorStore.readRecord(FileBytes(region, length: source.end), at: source.offset, verifyPayload: true) {
         case .success(let decoded): header = decoded
         case .failure(let error):
             throw .corruption("compaction cannot copy record: \(error.message)", segment: source.segment.id, offset: source.offset)

@@ -77,7 +77,7 @@ extension TensorStore {
             // The pointer comes from disk: check it before it becomes an Int.
             guard pointer.offset < UInt64(length) else { break }
             let offset = Int(pointer.offset)
-            guard case .success(let header) = Self.readRecord(region, at: offset, length: length, verifyPayload: false),
+            guard case .success(let header) = Self.readRecord(FileBytes(region, length: length), at: offset, verifyPayload: false),
                   header.key == key, header.sequence < lastSequence
             else { break }
             lastSequence = header.sequence

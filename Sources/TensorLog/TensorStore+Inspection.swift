@@ -33,7 +33,7 @@ extension TensorStore {
         var problems: [VerifyReport.Problem] = []
         var offset = SegmentHeader.size
         while offset < length {
-            switch Self.readRecord(region, at: offset, length: length, verifyPayload: false) {
+            switch Self.readRecord(FileBytes(region, length: length), at: offset, verifyPayload: false) {
             case .success(let header):
                 let start = offset + Int(header.payloadOffset)
                 let payload = region.bytes(start..<start + Int(header.storedSize))

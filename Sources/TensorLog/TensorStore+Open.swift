@@ -168,7 +168,7 @@ extension TensorStore {
                 "corruption in segment \(active.id): the file is \(active.length) bytes, but its first \(tail.syncedEnd) bytes "
                     + "were synced: acknowledged records are missing (was the file truncated or replaced?)")
         }
-        var scan = try scan(active, from: start, verifyPayloads: true, tail: tail)
+        var scan = try scan(active, from: start, verifyPayloads: true, tail: tail, privateTail: options.readOnly)
         let cut = scan.validLength < active.length
         if cut {
             report.truncatedBytes = active.length - scan.validLength
@@ -339,20 +339,30 @@ extension TensorStore {
     /// Walks a segment's records from `start`. Without a tail policy (a sealed segment) any bad record
     /// is corruption. In the active segment, a bad record past the synced end is a torn tail, and the
     /// scan stops there, if no valid record follows it or a hole does; other damage is corruption,
-    /// since cutting there would drop acknowledged writes.
+    /// since cutting there would drop acknowledged writes. With `privateTail` (a read-only open beside
+    /// a writer), the bytes past the synced end are read into a private copy, not through the mapping.
     static func scan(
-        _ segment: Segment, from start: Int = SegmentHeader.size, verifyPayloads: Bool, tail: TailPolicy?
+        _ segment: Segment, from start: Int = SegmentHeader.size, verifyPayloads: Bool, tail: TailPolicy?, privateTail: Bool = false
     ) throws -> ScanResult {
-        let region = segment.region
-        let length = segment.length
-        guard length >= SegmentHeader.size else {
-            throw TensorLogError.corruption("segment file is \(length) bytes, shorter than its header", segment: segment.id, offset: 0)
+        guard segment.length >= SegmentHeader.size else {
+            throw TensorLogError.corruption("segment file is \(segment.length) bytes, shorter than its header", segment: segment.id, offset: 0)
         }
         try checkSegmentHeader(segment)
-        var result = ScanResult(validLength: length)
+        var file = FileBytes(segment.region, length: segment.length)
+        var copy: UnsafeMutableRawBufferPointer? = nil
+        defer { copy?.deallocate() }
+        var result = ScanResult(validLength: segment.length)
         var offset = start
-        while offset < length {
-            switch readRecord(region, at: offset, length: length, verifyPayload: verifyPayloads) {
+        while offset < file.end {
+            if privateTail, let tail, copy == nil, offset >= tail.syncedEnd {
+                let tailBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: file.end - offset, alignment: 64)
+                copy = tailBytes
+                let read = try segment.file.read(into: tailBytes, at: offset)  // short if the writer cut the tail meanwhile
+                file = FileBytes(buffer: UnsafeRawBufferPointer(rebasing: tailBytes[0..<read]), origin: offset)
+                result.validLength = file.end
+                continue
+            }
+            switch readRecord(file, at: offset, verifyPayload: verifyPayloads) {
             case .success(let header):
                 result.entries.append(HintFile.Entry(offset: UInt64(offset), header: header))
                 offset += header.recordLength
@@ -370,8 +380,8 @@ extension TensorStore {
                 // Past the synced end, damage with no whole record after it is a torn write. So is damage
                 // holding a page of zeros: a page the kernel never wrote back before the crash (writeback is
                 // unordered until fsync), so the records after it were not durable either.
-                let next = nextValidRecord(region, after: offset, length: length)
-                guard next == nil || (tail.holesAreUnwritten && containsZeroPage(region, offset..<next!)) else {
+                let next = nextValidRecord(file, after: offset)
+                guard next == nil || (tail.holesAreUnwritten && containsZeroPage(file, offset..<next!)) else {
                     throw TensorLogError.corruption(
                         "\(error.message), followed by a valid record at offset \(next!): damage in the middle of the log. "
                             + "Nothing was changed; `tensorlog salvage` keeps every intact record and moves the damaged bytes aside",
@@ -379,7 +389,7 @@ extension TensorStore {
                 }
                 result.validLength = offset
                 result.tornReason = error.message
-                result.cutSequence = largestSequence(region, in: offset..<length)
+                result.cutSequence = largestSequence(file, in: offset..<file.end)
                 return result
             }
         }
@@ -387,9 +397,9 @@ extension TensorStore {
     }
 
     /// The largest sequence among record headers with intact checksums that start in `range`.
-    static func largestSequence(_ region: MappedRegion, in range: Range<Int>) -> UInt64 {
+    static func largestSequence(_ file: FileBytes, in range: Range<Int>) -> UInt64 {
         var largest: UInt64 = 0
-        forEachIntactHeader(region, in: range) { largest = max(largest, $0.sequence) }
+        forEachIntactHeader(file, in: range) { largest = max(largest, $0.sequence) }
         return largest
     }
 
@@ -430,15 +440,16 @@ extension TensorStore {
     }
 
     /// Decodes and checks the record at `offset` (header, bounds, and the payload checksum when asked).
-    static func readRecord(_ region: MappedRegion, at offset: Int, length: Int, verifyPayload: Bool) -> Result<RecordHeader, FormatError> {
-        let available = region.bytes(offset..<length)
+    static func readRecord(_ file: FileBytes, at offset: Int, verifyPayload: Bool) -> Result<RecordHeader, FormatError> {
+        let length = file.end
+        let available = file.bytes(offset..<length)
         do throws(FormatError) {
             let header = try RecordHeader.decode(available, fileOffset: offset)
             let end = offset.addingReportingOverflow(header.recordLength)
             guard !end.overflow, end.partialValue <= length else {
                 throw FormatError("record of \(header.recordLength) bytes runs past the segment end \(length)", offset: offset)
             }
-            if verifyPayload, let mismatch = header.payloadChecksums(recordOffset: offset).checkAll(in: region.bytes(0..<length)) {
+            if verifyPayload, let mismatch = header.payloadChecksums(recordOffset: offset).checkAll(in: file.bytes(file.origin..<length), origin: file.origin) {
                 throw FormatError("\(mismatch) ('\(header.key)' seq \(header.sequence))", offset: offset)
             }
             return .success(header)
@@ -448,12 +459,13 @@ extension TensorStore {
     }
 
     /// Where the first whole, valid record past `offset` starts (at a 64-byte boundary), if any.
-    static func nextValidRecord(_ region: MappedRegion, after offset: Int, length: Int) -> Int? {
+    static func nextValidRecord(_ file: FileBytes, after offset: Int) -> Int? {
+        let length = file.end
         var candidate = alignUp(offset + 1, to: RecordHeader.alignment)
         while candidate + RecordHeader.fixedSize <= length {
-            let magic = region.bytes(candidate..<candidate + 4).loadUnaligned(as: UInt32.self)
+            let magic = file.bytes(candidate..<candidate + 4).loadUnaligned(as: UInt32.self)
             if UInt32(littleEndian: magic) == RecordHeader.magic,
-               case .success = readRecord(region, at: candidate, length: length, verifyPayload: true) {
+               case .success = readRecord(file, at: candidate, verifyPayload: true) {
                 return candidate
             }
             candidate += RecordHeader.alignment
@@ -463,14 +475,14 @@ extension TensorStore {
 
     /// Whether `range` holds a whole page-aligned 4 KiB run of zero bytes, or starts with 64 of them
     /// (the start of a record that was never written back).
-    static func containsZeroPage(_ region: MappedRegion, _ range: Range<Int>) -> Bool {
+    static func containsZeroPage(_ file: FileBytes, _ range: Range<Int>) -> Bool {
         let page = 4096
-        if region.bytes(range.lowerBound..<min(range.upperBound, range.lowerBound + RecordHeader.alignment)).allSatisfy({ $0 == 0 }) {
+        if file.bytes(range.lowerBound..<min(range.upperBound, range.lowerBound + RecordHeader.alignment)).allSatisfy({ $0 == 0 }) {
             return true
         }
         var start = alignUp(range.lowerBound, to: page)
         while start + page <= range.upperBound {
-            if region.bytes(start..<start + page).allSatisfy({ $0 == 0 }) { return true }
+            if file.bytes(start..<start + page).allSatisfy({ $0 == 0 }) { return true }
             start += page
         }
         return false

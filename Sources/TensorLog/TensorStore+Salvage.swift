@@ -80,18 +80,19 @@ extension TensorStore {
         for id in ids {
             let segment = try openSegment(directory, id, sealed: true, options: readOptions)
             try checkSegmentHeader(segment)
+            let file = FileBytes(segment.region, length: segment.length)
             var offset = SegmentHeader.size
             while offset < segment.length {
-                switch readRecord(segment.region, at: offset, length: segment.length, verifyPayload: true) {
+                switch readRecord(file, at: offset, verifyPayload: true) {
                 case .success(let header):
                     intact.append(Found(segment: segment, offset: offset, header: header))
                     largestSequence = max(largestSequence, header.sequence)
                     offset += header.recordLength
                 case .failure(let error):
-                    let end = nextValidRecord(segment.region, after: offset, length: segment.length) ?? segment.length
+                    let end = nextValidRecord(file, after: offset) ?? segment.length
                     spans.append((segment, offset..<end, error.message))
                     // Headers that are intact in the damage (a bad payload) say which key and batch lost a record.
-                    forEachIntactHeader(segment.region, in: offset..<end) { header in
+                    forEachIntactHeader(file, in: offset..<end) { header in
                         largestSequence = max(largestSequence, header.sequence)
                         if !header.key.isEmpty { affected.insert(header.key) }
                         if header.inBatch { brokenBatches.insert(header.batchID) }
@@ -191,12 +192,12 @@ extension TensorStore {
     }
 
     /// Calls `body` with every record header whose checksum is intact starting in `range` (payloads unchecked).
-    static func forEachIntactHeader(_ region: MappedRegion, in range: Range<Int>, _ body: (RecordHeader) -> Void) {
+    static func forEachIntactHeader(_ file: FileBytes, in range: Range<Int>, _ body: (RecordHeader) -> Void) {
         var candidate = range.lowerBound
         while candidate + RecordHeader.fixedSize <= range.upperBound {
-            let magic = region.bytes(candidate..<candidate + 4).loadUnaligned(as: UInt32.self)
+            let magic = file.bytes(candidate..<candidate + 4).loadUnaligned(as: UInt32.self)
             if UInt32(littleEndian: magic) == RecordHeader.magic,
-               let header = try? RecordHeader.decode(region.bytes(candidate..<range.upperBound), fileOffset: candidate) {
+               let header = try? RecordHeader.decode(file.bytes(candidate..<range.upperBound), fileOffset: candidate) {
                 body(header)
             }
             candidate += RecordHeader.alignment

@@ -79,7 +79,7 @@ extension TensorStore {
         }
         var offset = SegmentHeader.size
         while offset < length {
-            switch Self.readRecord(region, at: offset, length: length, verifyPayload: false) {
+            switch Self.readRecord(FileBytes(region, length: length), at: offset, verifyPayload: false) {
             case .success(let header):
                 report.recordsChecked += 1
                 entries.append(HintFile.Entry(offset: UInt64(offset), header: header))
@@ -99,7 +99,7 @@ extension TensorStore {
                 problem(offset, error.message)
                 // Resynchronize at the next whole record, if any.
                 var next = alignUp(offset + 1, to: RecordHeader.alignment)
-                while next < length, case .failure = Self.readRecord(region, at: next, length: length, verifyPayload: false) {
+                while next < length, case .failure = Self.readRecord(FileBytes(region, length: length), at: next, verifyPayload: false) {
                     next += RecordHeader.alignment
                 }
                 offset = next

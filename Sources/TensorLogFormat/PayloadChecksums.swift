@@ -70,18 +70,19 @@ public struct PayloadChecksums: Sendable, Equatable {
     }
 
     /// Checks the whole payload (every chunk); nil when it matches.
-    public func checkAll(in file: UnsafeRawBufferPointer) -> String? {
-        check(chunks: 0..<chunkCount, in: file)
+    public func checkAll(in file: UnsafeRawBufferPointer, origin: Int = 0) -> String? {
+        check(chunks: 0..<chunkCount, in: file, origin: origin)
     }
 
-    /// Checks `chunks` of the payload. `file` holds the file's bytes from offset 0 up to at least the
-    /// payload's end. Returns a description of the first mismatch, or nil when all match.
-    public func check(chunks: Range<Int>, in file: UnsafeRawBufferPointer) -> String? {
+    /// Checks `chunks` of the payload. `file` holds the file's bytes from offset `origin` up to at least
+    /// the payload's end, the table included. Returns a description of the first mismatch, or nil when all match.
+    public func check(chunks: Range<Int>, in file: UnsafeRawBufferPointer, origin: Int = 0) -> String? {
+        let payloadStart = payloadStart - origin
         guard tableCount > 0 else {
             let payload = UnsafeRawBufferPointer(rebasing: file[payloadStart..<payloadStart + storedSize])
             return CRC32C.checksum(payload) == payloadCRC ? nil : "payload checksum mismatch"
         }
-        let table = UnsafeRawBufferPointer(rebasing: file[tableStart..<payloadStart])
+        let table = UnsafeRawBufferPointer(rebasing: file[payloadStart - 4 * tableCount..<payloadStart])
         guard CRC32C.checksum(table) == payloadCRC else { return "chunk checksum table mismatch" }
         for chunk in chunks {
             let stored = CRC32C.unmask(table.loadUnaligned(fromByteOffset: 4 * chunk, as: UInt32.self).littleEndian)

@@ -10,7 +10,8 @@ struct DamageTests {
     /// The file and offset of the middle of `key`'s (last) payload, from `dump --json`.
     func payloadMiddle(_ store: String, key: String) throws -> (file: String, offset: Int) {
         let dump = try #require(try succeed("dump", store, "--key", key, "--json").json() as? [String: Any])
-        let records = try #require(dump["records"] as? [[String: Any]])
+        let segments = try #require(dump["segments"] as? [[String: Any]])
+        let records = segments.flatMap { ($0["records"] as? [[String: Any]]) ?? [] }
         let record = try #require(records.last)
         let segment = try #require(record["segment"] as? Int)
         let start = try #require(record["payload_offset"] as? Int)

@@ -112,8 +112,14 @@ struct VerifyTests {
     func tornTail() throws {
         let directory = TemporaryDirectory()
         try makeFixture(directory)
-        // A torn tail is what a writer that died leaves: no hint for the active segment's prefix.
+        // A torn tail is what a writer that died leaves: no hint for the active segment's prefix, and a
+        // SYNCED mark from before its last write (which had not been synced).
         try FileManager.default.removeItem(atPath: directory.store + "/00000001.hint")
+        let dump = try #require(try succeed("dump", directory.store, "--segment", "1", "--json").json() as? [String: Any])
+        let records = ((dump["segments"] as? [[String: Any]])?.first?["records"] as? [[String: Any]]) ?? []
+        let lastOffset = try #require(records.compactMap { $0["offset"] as? Int }.max())
+        try Data(SyncedMark(segmentID: 1, syncedLength: UInt64(lastOffset)).encoded())
+            .write(to: URL(fileURLWithPath: directory.store + "/SYNCED"))
         let path = directory.store + "/00000001.seg"
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
