@@ -97,7 +97,7 @@ let package = Package(
             dependencies: ["TensorLog"],
             path: "Tests/CrashWriter"
         ),
-        .target(name: "TensorLogTestSupport", path: "Tests/TensorLogTestSupport"),
+        .target(name: "TensorLogTestSupport", dependencies: ["TensorLogFormat"], path: "Tests/TensorLogTestSupport"),
         .testTarget(name: "TensorLogFormatTests", dependencies: ["TensorLogFormat", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop", "TensorLogTestSupport"]),
