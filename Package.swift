@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "TensorLogFormatTests", dependencies: ["TensorLogFormat", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop", "TensorLogTestSupport"]),
-        .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute"]),
+        .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop", "TensorLogTestSupport"]),
         .testTarget(
             name: "TensorLogServerTests",
