@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import TensorLogCompression
 import TensorLogFormat
@@ -48,6 +49,8 @@ public final class TensorStore: @unchecked Sendable {
     /// Serializes compactions.
     let compactionLock = Lock()
     let autoCompactionRunning = Atomic<Bool>(false)
+    /// Entered while an automatic compaction's thread runs; `close` waits for it.
+    let autoCompactions = DispatchGroup()
     /// The next unused segment id (roll-over and compaction both take ids from it), under `segmentIDLock`.
     var nextFreeSegmentID: UInt64
     let segmentIDLock = Lock()
@@ -187,16 +190,22 @@ public final class TensorStore: @unchecked Sendable {
     }
 
     /// Syncs and closes the writer; reads through existing snapshots keep working.
+    /// A compaction in progress (automatic or not) finishes first.
     public func close() throws(TensorLogError) {
-        try writerLock.withLock { () throws(TensorLogError) in
-            guard !isClosed else { return }
-            isClosed = true
-            defer { lockFile?.unlock() }
-            if !options.readOnly, writerFailure == nil {
-                try syncActive()
-                writeActivePrefixHint()
+        // compactionLock before writerLock, the order compact() takes them: a running compaction ends first.
+        try compactionLock.withLock { () throws(TensorLogError) in
+            try writerLock.withLock { () throws(TensorLogError) in
+                guard !isClosed else { return }
+                isClosed = true
+                defer { lockFile?.unlock() }
+                if !options.readOnly, writerFailure == nil {
+                    try syncActive()
+                    writeActivePrefixHint()
+                }
             }
         }
+        // An automatic compaction scheduled but not yet started finds the store closed and returns: wait for its thread.
+        autoCompactions.wait()
     }
 
     // MARK: Reading
