@@ -25,6 +25,8 @@ public final class TensorStore: @unchecked Sendable {
     var segments: [UInt64: Segment]
     var lastSequence: UInt64
     var snapshotPins: [UInt64: Int] = [:]
+    /// Keys whose entry keeps superseded versions for open snapshots (pruned when a snapshot goes).
+    var keysWithOlderVersions: Set<String> = []
     /// Live members of each batch that still needs its commit record, and where that commit is.
     var batchLiveMembers: [UInt64: Int]
     var commitRecords: [UInt64: CommitRef]
@@ -232,6 +234,11 @@ public final class TensorStore: @unchecked Sendable {
                 snapshotPins[sequence] = count - 1
             } else {
                 snapshotPins[sequence] = nil
+                // The versions only this snapshot read go now, not at the key's next write: so do the
+                // files of segments compaction retired that they alone kept.
+                for key in keysWithOlderVersions {
+                    if let entry = index[key] { pruneOlder(entry, key: key) } else { keysWithOlderVersions.remove(key) }
+                }
             }
         }
     }

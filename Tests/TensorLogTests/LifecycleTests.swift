@@ -5,6 +5,40 @@ import Testing
 @testable import TensorLog
 import TensorLogSystem
 
+/// Risk covered: compacted segments stay on disk for as long as the store is open once a snapshot
+/// has pinned them (until some key happened to be rewritten), filling the disk.
+@Suite("Store lifecycle: retired segments go with the last snapshot that read them")
+struct RetiredSegmentTests {
+    @Test("after a compaction, the victim files a snapshot kept are deleted when the last such snapshot is released, with no further write")
+    func retiredFilesGoWithLastSnapshot() throws {
+        let directory = TemporaryDirectory()
+        let store = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 4096))
+        let first = [Float](repeating: 1, count: 600), second = [Float](repeating: 3, count: 600)
+        try store.put("a", first)
+        try store.put("b", [Float](repeating: 2, count: 600))
+        var one: Snapshot? = store.snapshot()
+        var two: Snapshot? = store.snapshot()  // same sequence: the pin is counted twice
+        try store.put("a", second)  // the first "a" is now read only by the two snapshots
+        let report = try store.compact(CompactionOptions(full: true))
+        let victims = report.compactedSegments.flatMap { [Segment.path(directory.store, $0), Segment.hintPath(directory.store, $0)] }
+        let onDisk = { victims.filter { FileManager.default.fileExists(atPath: $0) } }
+        #expect(!report.compactedSegments.isEmpty)
+        #expect(!onDisk().isEmpty, "the segment holding the first 'a' should stay while snapshots read it")
+        #expect(try one!.read("a").values(as: Float.self) == first)
+        one = nil
+        #expect(!onDisk().isEmpty, "a second snapshot still reads the first 'a'")
+        #expect(try two!.read("a").values(as: Float.self) == first)
+        two = nil
+        #expect(onDisk().isEmpty, "left on disk: \(onDisk())")
+        #expect(try store.snapshot().read("a").values(as: Float.self) == second)
+        try store.close()
+        let reopened = try TensorStore.open(at: directory.store, options: smallOptions(segmentSize: 4096))
+        #expect(try reopened.snapshot().read("a").values(as: Float.self) == second)
+        #expect(reopened.verify().isHealthy)
+        try reopened.close()
+    }
+}
+
 /// What the close-during-compaction test's rule saw, shared with the compaction thread.
 private final class CompactionProbe: @unchecked Sendable {
     private let lock = Lock()
