@@ -123,4 +123,29 @@ extension FaultInjectionTests {
         #expect(reopened.snapshot().contains("overwritten") && reopened.snapshot().contains("live/0"))
         try reopened.close()
     }
+
+    @Test("creating a store fsyncs the directory that holds it; if that fsync fails, so does the open")
+    func creationSyncsParent() throws {
+        let base = TemporaryDirectory("parent")
+        let synced = FaultInjection.Counter()
+        let parent = base.path
+        let store = try FaultInjection.with({ call, path in
+            if call == .fsync, path == parent { _ = synced.next() }
+            return nil
+        }) {
+            try TensorStore.open(at: parent + "/store", options: smallOptions())
+        }
+        try store.close()
+        #expect(synced.count == 1, "the parent directory was fsynced \(synced.count) times")
+        #expect(FileSystem.parentDirectory(of: parent + "/store/") == parent && FileSystem.parentDirectory(of: "store") == ".")
+
+        do {
+            _ = try FaultInjection.with({ call, path in call == .fsync && path == parent ? .fail(errno: EIO) : nil }) {
+                try TensorStore.open(at: parent + "/other", options: smallOptions())
+            }
+            Issue.record("the open succeeded although the parent directory's fsync failed")
+        } catch let error as TensorLogError {
+            #expect(error.code == .io(errno: EIO), "\(error)")
+        }
+    }
 }
