@@ -97,11 +97,11 @@ let package = Package(
             dependencies: ["TensorLog"],
             path: "Tests/CrashWriter"
         ),
-        .target(name: "TensorLogTestSupport", path: "Tests/TensorLogTestSupport"),
+        .target(name: "TensorLogTestSupport", dependencies: ["TensorLogFormat"], path: "Tests/TensorLogTestSupport"),
         .testTarget(name: "TensorLogFormatTests", dependencies: ["TensorLogFormat", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogCompressionTests", dependencies: ["TensorLogCompression", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogInteropTests", dependencies: ["TensorLogInterop", "TensorLogTestSupport"]),
-        .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute"]),
+        .testTarget(name: "TensorLogComputeTests", dependencies: ["TensorLogCompute", "TensorLogTestSupport"]),
         .testTarget(name: "TensorLogCLITests", dependencies: ["TensorLog", "TensorLogInterop", "TensorLogTestSupport"]),
         .testTarget(
             name: "TensorLogServerTests",

@@ -131,6 +131,7 @@ public final class Snapshot: @unchecked Sendable {
         let region = store.stateLock.withReadLock { block.segment.region }
         let range = block.payloadStart..<block.payloadStart + block.storedSize
         if verify { try block.verify(in: region, key: key) }
+        _ = try version.rowBytes(key)  // so that TensorView.rows(_:) cannot overflow
         let shape = version.rank == 0 ? [] : [block.rows] + version.innerShape
         return TensorView(dtype: version.dtype, shape: shape, region: region, range: range, source: (block, key))
     }
@@ -141,9 +142,11 @@ public final class Snapshot: @unchecked Sendable {
         let version = try version(key)
         let total = version.rows(at: sequence)
         let range = rows ?? 0..<total
-        let rowBytes = version.innerShape.reduce(version.dtype.size, *)
+        guard range.lowerBound >= 0, range.upperBound <= total else {  // before allocating for them
+            throw .invalid("rows \(range) out of bounds for '\(key)' with \(total) rows")
+        }
         // Not zero-filled first: read(_:rows:into:) writes every byte (its blocks tile the rows).
-        let count = version.rank == 0 ? version.dtype.size : range.count * rowBytes
+        let count = try version.bytes(rows: range.count, key: key)
         var failure: TensorLogError?
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             do throws(TensorLogError) {
@@ -171,8 +174,8 @@ public final class Snapshot: @unchecked Sendable {
         guard rows.lowerBound >= 0, rows.upperBound <= total else {
             throw .invalid("rows \(rows) out of bounds for '\(key)' with \(total) rows")
         }
-        let rowBytes = version.innerShape.reduce(version.dtype.size, *)
-        let expected = version.rank == 0 ? version.dtype.size : rows.count * rowBytes
+        let rowBytes = try version.rowBytes(key)
+        let expected = try version.bytes(rows: rows.count, key: key)
         guard destination.count == expected else {
             throw .invalid("destination holds \(destination.count) bytes; rows \(rows) of '\(key)' need \(expected)")
         }

@@ -67,6 +67,9 @@ func checkShape(dtype: DType, shape: [Int], byteCount: Int) throws(TensorLogErro
     guard let expected = TensorLogFormat.byteCount(dtype: dtype, shape: shape) else {
         throw .invalid("shape \(shape) of \(dtype) overflows")
     }
+    guard rowByteCount(dtype: dtype, shape: shape) != nil else {
+        throw .invalid("shape \(shape) of \(dtype): one row along axis 0 has more bytes than fit in a 64-bit integer")
+    }
     guard expected == byteCount else {
         throw .invalid("shape \(shape) of \(dtype) needs \(expected) bytes, got \(byteCount)")
     }

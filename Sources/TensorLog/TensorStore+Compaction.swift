@@ -115,7 +115,10 @@ extension TensorStore {
             segments.values.contains { $0.sealed && !$0.retired && $0.deadFraction >= threshold }
         }
         guard due, autoCompactionRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let group = autoCompactions  // held by the thread, so that enter and leave balance even if the store goes
+        group.enter()
         let thread = Thread { [weak self] in
+            defer { group.leave() }
             guard let self else { return }
             defer { self.autoCompactionRunning.store(false, ordering: .releasing) }
             _ = try? self.compact(CompactionOptions(deadFraction: threshold))

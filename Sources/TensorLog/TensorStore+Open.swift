@@ -86,6 +86,7 @@ extension TensorStore {
                 throw TensorLogError(.notFound, "no store at \(directory) (no such directory)")
             }
             try FileSystem.makeDirectory(directory)
+            try FileSystem.syncDirectory(FileSystem.parentDirectory(of: directory))  // so the new name survives a crash
         }
         let manifestPath = directory + "/" + manifestName
         if !FileSystem.exists(manifestPath), !options.create || options.readOnly {

@@ -388,14 +388,14 @@ extension TensorStore {
         case .put, .delete:
             let version = TensorVersion(header: header, head: block)
             // One hash lookup whether the key is new or not (a bulk load is mostly new keys).
-            replaceLatest(&index[header.key], with: version)
+            replaceLatest(&index[header.key], key: header.key, with: version)
         }
         record.segment.liveBytes += header.recordLength
         if block.batchID != 0 { batchLiveMembers[block.batchID, default: 0] += 1 }
     }
 
     /// Makes `version` the latest of a key's entry, creating the entry if the key is new.
-    private func replaceLatest(_ slot: inout KeyEntry?, with version: TensorVersion) {
+    private func replaceLatest(_ slot: inout KeyEntry?, key: String, with version: TensorVersion) {
         guard let entry = slot else {
             slot = KeyEntry(latest: version)
             return
@@ -404,7 +404,15 @@ extension TensorStore {
         retire(old)
         entry.latest = version
         entry.older.append(old)
+        pruneOlder(entry, key: key)
+    }
+
+    /// Drops the superseded versions of `entry` that no open snapshot reads. The last reference to a
+    /// segment compaction retired may go with them, and with it the segment's files (see `Segment.deinit`).
+    /// Under the state lock's write side; touches only `older`, which is only read under the state lock.
+    func pruneOlder(_ entry: KeyEntry, key: String) {
         entry.older = entry.older.filter { isVisibleToSnapshots($0, nextSequence: nextSequence(after: $0, in: entry)) }
+        if entry.older.isEmpty { keysWithOlderVersions.remove(key) } else { keysWithOlderVersions.insert(key) }
     }
 
     /// Marks a superseded version's records dead.

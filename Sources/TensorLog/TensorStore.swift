@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import TensorLogCompression
 import TensorLogFormat
@@ -24,6 +25,8 @@ public final class TensorStore: @unchecked Sendable {
     var segments: [UInt64: Segment]
     var lastSequence: UInt64
     var snapshotPins: [UInt64: Int] = [:]
+    /// Keys whose entry keeps superseded versions for open snapshots (pruned when a snapshot goes).
+    var keysWithOlderVersions: Set<String> = []
     /// Live members of each batch that still needs its commit record, and where that commit is.
     var batchLiveMembers: [UInt64: Int]
     var commitRecords: [UInt64: CommitRef]
@@ -48,6 +51,8 @@ public final class TensorStore: @unchecked Sendable {
     /// Serializes compactions.
     let compactionLock = Lock()
     let autoCompactionRunning = Atomic<Bool>(false)
+    /// Entered while an automatic compaction's thread runs; `close` waits for it.
+    let autoCompactions = DispatchGroup()
     /// The next unused segment id (roll-over and compaction both take ids from it), under `segmentIDLock`.
     var nextFreeSegmentID: UInt64
     let segmentIDLock = Lock()
@@ -190,16 +195,22 @@ public final class TensorStore: @unchecked Sendable {
     }
 
     /// Syncs and closes the writer; reads through existing snapshots keep working.
+    /// A compaction in progress (automatic or not) finishes first.
     public func close() throws(TensorLogError) {
-        try writerLock.withLock { () throws(TensorLogError) in
-            guard !isClosed else { return }
-            isClosed = true
-            defer { lockFile?.unlock() }
-            if !options.readOnly, writerFailure == nil {
-                try syncActive(markDurably: true)
-                writeActivePrefixHint()
+        // compactionLock before writerLock, the order compact() takes them: a running compaction ends first.
+        try compactionLock.withLock { () throws(TensorLogError) in
+            try writerLock.withLock { () throws(TensorLogError) in
+                guard !isClosed else { return }
+                isClosed = true
+                defer { lockFile?.unlock() }
+                if !options.readOnly, writerFailure == nil {
+                    try syncActive(markDurably: true)
+                    writeActivePrefixHint()
+                }
             }
         }
+        // An automatic compaction scheduled but not yet started finds the store closed and returns: wait for its thread.
+        autoCompactions.wait()
     }
 
     // MARK: Reading
@@ -226,6 +237,11 @@ public final class TensorStore: @unchecked Sendable {
                 snapshotPins[sequence] = count - 1
             } else {
                 snapshotPins[sequence] = nil
+                // The versions only this snapshot read go now, not at the key's next write: so do the
+                // files of segments compaction retired that they alone kept.
+                for key in keysWithOlderVersions {
+                    if let entry = index[key] { pruneOlder(entry, key: key) } else { keysWithOlderVersions.remove(key) }
+                }
             }
         }
     }

@@ -105,10 +105,13 @@ public final class BatchStream {
         self.featureKey = features
         self.labelKey = labels
         self.featureType = info.dtype
+        // Overflow-checked (a stored shape whose rows overflow is an error, not a trap); and no
+        // zero-width rows, whose count is not bounded by any bytes in the store.
+        let rowBytes = try info.rowBytes()
+        guard rowBytes > 0 else { throw ComputeError("features '\(features)' have shape \(info.shape): rows of no values") }
         self.rowCount = n
-        self.width = info.shape.dropFirst().reduce(1, *)
+        self.width = rowBytes / info.dtype.size
         self.batchSize = batchSize
-        let rowBytes = width * info.dtype.size
 
         // Chunks: uncompressed blocks (split to maxChunkBytes), else an even split matching the writer's blocks.
         var chunks: [Chunk] = []
@@ -151,7 +154,7 @@ public final class BatchStream {
             guard labelInfo.shape.first == n else {
                 throw ComputeError("labels '\(labels)' have shape \(labelInfo.shape); features have \(n) rows")
             }
-            labelWidth = labelInfo.shape.dropFirst().reduce(1, *)
+            labelWidth = try labelInfo.rowElements()
             labelType = labelInfo.dtype
             let isInteger = Convert.supportedLabelTypes.contains(labelInfo.dtype)
             if resolved == nil { resolved = isInteger ? .classification : .regression }
@@ -169,12 +172,15 @@ public final class BatchStream {
         self.labelType = labelType
         self.task = resolved
 
-        batchBuffer = .allocate(capacity: Swift.max(1, batchSize * width))
+        // Sized by rows that exist (a batch never crosses a chunk), not by the batch size alone: n rows of
+        // `width` values are bytes in the store, so these products fit (a label row fits as the labels' shape does).
+        let batchRows = Swift.min(batchSize, maxChunkRows)
+        batchBuffer = .allocate(capacity: Swift.max(1, batchRows * width))
         labelBytes = .allocate(byteCount: Swift.max(1, maxChunkRows * labelWidth * (labelType?.size ?? 1)), alignment: 64)
         chunkClasses = .allocate(capacity: Swift.max(1, maxChunkRows))
         chunkTargets = .allocate(capacity: Swift.max(1, maxChunkRows * labelWidth))
-        batchClasses = .allocate(capacity: batchSize)
-        batchTargets = .allocate(capacity: batchSize * labelWidth)
+        batchClasses = .allocate(capacity: Swift.max(1, batchRows))
+        batchTargets = .allocate(capacity: Swift.max(1, batchRows * labelWidth))
     }
 
     deinit {

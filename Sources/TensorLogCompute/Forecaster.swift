@@ -124,8 +124,9 @@ final class SeriesSource {
         guard Convert.supportedFeatureTypes.contains(info.dtype) else { throw ComputeError("series '\(key)' is \(info.dtype)") }
         dtype = info.dtype
         rows = info.shape[0]
-        width = info.shape.count == 2 ? info.shape[1] : 1
-        rowBytes = width * dtype.size
+        rowBytes = try info.rowBytes()  // overflow-checked: a stored shape whose rows overflow is an error
+        width = rowBytes / dtype.size
+        guard width > 0 else { throw ComputeError("series '\(key)' has shape \(info.shape): rows of no values") }
         if let views = try? snapshot.blockViews(key) {
             self.views = views
             var starts: [Int] = []

@@ -124,7 +124,7 @@ extension Inference {
             throw ComputeError("features must be [rows, \(config.inputs)]; got shape \(shape)")
         }
         guard width == config.inputs else { throw ComputeError("model '\(model)' takes \(config.inputs) features; the rows have \(width)") }
-        guard bytes.count == rows * width * dtype.size else { throw ComputeError("\(bytes.count) bytes do not hold \(shape) of \(dtype)") }
+        guard byteCount(dtype: dtype, shape: shape) == bytes.count else { throw ComputeError("\(bytes.count) bytes do not hold \(shape) of \(dtype)") }
         let workspace = Workspace(widths: config.widths, activation: config.spec.activation, capacity: min(batchSize, max(rows, 1)), training: false)
         let classes = config.task == .classification && !probabilities
         var classIndices = classes ? [Int32](repeating: 0, count: rows) : []

@@ -106,8 +106,10 @@ struct FeatureScaler: Equatable {
     /// batch of about 1 MiB at a time, so memory stays flat.
     static func fit(snapshot: Snapshot, features: String, scaling: FeatureScaling) throws -> FeatureScaler {
         let info = try snapshot.info(features)
-        let width = info.shape.dropFirst().reduce(1, *)
+        let width = try info.rowElements()
         let stream = try BatchStream(snapshot: snapshot, features: features, batchSize: Swift.max(1, (256 << 10) / Swift.max(width, 1)))
+        // Statistics take memory by width: only for rows that exist (stored bytes bound the width then).
+        guard stream.rowCount > 0 else { throw ComputeError("features '\(features)' have no rows to compute scaling statistics from") }
         var statistics = ScalingStatistics(width: stream.width)
         try stream.forEachBatch { batch in statistics.add(rows: batch.rows, batch.features.baseAddress!) }
         return statistics.scaler(scaling)

@@ -69,7 +69,8 @@ public enum Trainer {
         }
         let stream = try BatchStream(snapshot: snapshot, features: data, labels: labels, task: task, batchSize: batchSize)
         let resolvedTask = stream.task!
-        guard stream.width > 0 else { throw ComputeError("features '\(data)' have no columns") }
+        // Every row has values (BatchStream checks); with none, the buffers sized by the batch would not be bounded by stored bytes.
+        guard stream.rowCount > 0 else { throw ComputeError("features '\(data)' have no rows to train on") }
 
         var config: ModelConfig
         let params: ParameterSet

@@ -154,6 +154,29 @@ public func byteCount(dtype: DType, shape: [Int]) -> Int? {
     return overflow ? nil : bytes
 }
 
+/// Bytes of one row along axis 0 (the product of the inner dimensions x element size; the element
+/// size for rank 0 and 1), or nil when it, or any stride within a row, overflows `Int`.
+///
+/// A zero-size tensor has 0 total bytes whatever its other dimensions, so `byteCount` alone
+/// does not bound them: shape [0, 2^62] of float64 fits there but its rows do not.
+public func rowByteCount(dtype: DType, shape: [Int]) -> Int? {
+    var bytes = dtype.size
+    // Innermost first: every row-major stride (in bytes) is a suffix product.
+    for dimension in shape.dropFirst().reversed() {
+        guard dimension >= 0 else { return nil }
+        let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
+        if overflow { return nil }
+        bytes = product
+    }
+    return bytes
+}
+
+/// Whether a tensor of this dtype and shape can be stored and read: its total bytes, its row bytes
+/// and every stride fit in `Int` (the rule the writers, importers and readers apply).
+public func shapeFits(dtype: DType, shape: [Int]) -> Bool {
+    byteCount(dtype: dtype, shape: shape) != nil && rowByteCount(dtype: dtype, shape: shape) != nil
+}
+
 extension Array {
     /// `withUnsafeBytes` for typed-throws closures (the standard one rethrows `any Error`).
     @inlinable

@@ -64,6 +64,12 @@ enum Checked {
                 "\(what): shape \(formatShape(shape)) of \(description.dtype.name) has more bytes than fit in a 64-bit integer",
                 byteOffset: byteOffset)
         }
+        // A zero-size tensor has 0 bytes whatever its other dimensions: its rows must fit too.
+        guard rowByteCount(dtype: description.dtype, shape: shape) != nil else {
+            throw InteropError(
+                "\(what): shape \(formatShape(shape)) of \(description.dtype.name): one row along axis 0 has more bytes than fit in a 64-bit integer",
+                byteOffset: byteOffset)
+        }
         return bytes
     }
 

@@ -95,9 +95,13 @@ extension TensorLogServer {
         let rows = try rowRange(query["rows"], info: info)
         var shape = info.shape
         if let rows { shape[0] = rows.count }
+        // Overflow-checked: a stored shape whose rows overflow (an old or hostile file) is an error, not a trap.
+        let rowBytes = try info.rowBytes()
+        let rowRange = rows ?? 0..<(info.shape.first ?? 1)
+        let (dataBytes, overflow) = rowRange.count.multipliedReportingOverflow(by: rowBytes)
+        guard !overflow else { throw APIError.invalid("rows \(rowRange) of '\(key)' have more bytes than fit in a 64-bit integer") }
         let header = try format.header(name: key, dtype: info.dtype, shape: shape, metadata: rows == nil ? info.metadata : [:])
-        let dataBytes = shape.reduce(info.dtype.size, *)
-        let pieces = Self.pieces(of: rows ?? 0..<(info.shape.first ?? 1), rowBytes: info.shape.isEmpty ? dataBytes : info.shape.dropFirst().reduce(info.dtype.size, *))
+        let pieces = Self.pieces(of: rowRange, rowBytes: rowBytes)
         let scalar = info.shape.isEmpty
         let body = ResponseBody(contentLength: header.count + dataBytes) { writer in
             try await writer.write(ByteBuffer(bytes: header))

@@ -146,6 +146,15 @@ public enum FileSystem {
         if mkdir(path, 0o755) != 0, errno != EEXIST { throw SystemError(.mkdir, path: path, errno: errno) }
     }
 
+    /// The directory holding `path` ("." for a bare name).
+    public static func parentDirectory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        let parent = trimmed[..<slash]
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
     /// Atomically replaces `destination` with `source` (POSIX rename).
     public static func rename(_ source: String, to destination: String) throws(SystemError) {
         try checkFault(.rename, destination)

@@ -3,15 +3,12 @@ import Testing
 
 @Suite("Demo: the newcomer's first command")
 struct DemoTests {
-    @Test("tensorlog demo builds a healthy store quickly, shows every step, and wipes only a previous demo store")
+    @Test("tensorlog demo builds a healthy store, shows every step, and wipes only a previous demo store")
     func demo() throws {
         let directory = TemporaryDirectory()
-        let started = ContinuousClock.now
         let result = try tensorlog(["demo", "ds"], in: directory.path)
-        let elapsed = ContinuousClock.now - started
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.isEmpty, "\(result.stderr)")
-        #expect(elapsed < .seconds(60))
         for expected in ["tensorlog import ds", "in one atomic batch", "40 row blocks", "tensorlog dump ds", "sequence",
                          "compaction", "without copying", "tensorlog train ds", "validation loss", "tensorlog infer ds", "rows/s",
                          "compacted segment(s)", "healthy", "byte-identical"] {

@@ -16,8 +16,15 @@ struct ForecasterHorizonTests {
         try store.append("s", Array(values[rows..<2 * rows]), shape: [rows - rows / 2, 2])
     }
 
-    /// Bit patterns of everything a fixed tiny H = 1 run produces.
-    func tinyRun(_ store: TensorStore, spec: ForecasterSpec) throws -> (losses: [UInt64], weights: UInt64, predictions: UInt64, forecast: [UInt32]) {
+    /// Bit patterns of everything a fixed tiny run produces (losses, weights, predictions, forecast).
+    struct RunBits: Equatable {
+        var losses: [UInt64]
+        var weights: [UInt32]
+        var predictions: [UInt32]
+        var forecast: [UInt32]
+    }
+
+    func tinyRun(_ store: TensorStore, spec: ForecasterSpec) throws -> (bits: RunBits, reports: [ForecastEpochReport]) {
         var reports: [ForecastEpochReport] = []
         _ = try Forecaster.train(
             store: store, series: "s", spec: spec, optimizer: .adam(learningRate: 0.01), epochs: 2, batchSize: 8, seed: 7, saveAs: "tiny",
@@ -27,26 +34,74 @@ struct ForecasterHorizonTests {
         try Forecaster.predict(store: store, model: "tiny", series: "s", output: "tiny-pred")
         let predicted = try store.snapshot().read("tiny-pred").values(as: Float.self)
         let forecast = spec.targetColumns == nil ? try Forecaster.forecast(store: store, model: "tiny", series: "s", steps: 3).flatMap { $0 } : []
-        func checksum(_ values: [Float]) -> UInt64 {
-            values.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1.bitPattern)) &* 1099511628211 }
-        }
-        return (reports.flatMap { [$0.loss.bitPattern, $0.validationLoss!.bitPattern] }, checksum(weights), checksum(predicted), forecast.map(\.bitPattern))
+        let bits = RunBits(
+            losses: reports.flatMap { [$0.loss.bitPattern, $0.validationLoss?.bitPattern ?? 0] }, weights: weights.map(\.bitPattern),
+            predictions: predicted.map(\.bitPattern), forecast: forecast.map(\.bitPattern))
+        return (bits, reports)
     }
 
-    @Test("horizon 1 is bit-identical to the forecaster before horizons existed (losses, weights, predictions, forecast)")
-    func horizonOneUnchanged() throws {
-        let tmp = try TemporaryStore()
+    /// Runs the stored model over rows `first..<first + window` of `series` (already scaled) with batch size 1; scaled outputs.
+    func forward(_ net: LSTMNetwork, rows: [[Float]], outputs: Int) -> [Float] {
+        for (k, row) in rows.enumerated() {
+            let x = net.input(k)
+            for (j, value) in row.enumerated() { x[j] = value }
+        }
+        let y = net.forward(rows: 1)
+        return (0..<outputs).map { y[$0] }
+    }
+
+    // Nothing here is compared with numbers recorded on another machine (OpenBLAS picks kernels by CPU and
+    // thread count): two runs of this process, or the model's outputs recomputed by hand in this process.
+    @Test("horizon 1 is the one-step forecaster: one validation step, [T - window] x targets predictions of row window + i, forecasts fed back a row at a time; one seed gives bit-identical runs", arguments: [
+        ForecasterSpec(hidden: [4], window: 5),
+        ForecasterSpec(hidden: [3, 2], window: 4, targetColumns: [1], scaling: .minMax),
+    ])
+    func horizonOne(spec: ForecasterSpec) throws {
+        let tmp = try TemporaryStore(), other = try TemporaryStore()
         try writeTrendSeries(tmp.store, rows: 80)
-        // Recorded from the forecaster before `horizon` was added (commit c7ad1b9), same machine kernels.
-        let run = try tinyRun(tmp.store, spec: ForecasterSpec(hidden: [4], window: 5))
-        #expect(run.losses == [4606892217869038880, 4606548729670896785, 4605141643724453788, 4605024040766964949])
-        #expect(run.weights == 7682388881892708500 && run.predictions == 10227598402002611393)
-        #expect(run.forecast == [1051994273, 1025304437, 1051435156, 1031235742, 1050933199, 1031069995])
-        let other = try TemporaryStore()
         try writeTrendSeries(other.store, rows: 80)
-        let stacked = try tinyRun(other.store, spec: ForecasterSpec(hidden: [3, 2], window: 4, targetColumns: [1], scaling: .minMax))
-        #expect(stacked.losses == [4598625019938512135, 4590890381943597658, 4594963482238477622, 4590330690738901828])
-        #expect(stacked.weights == 10510751702941341240 && stacked.predictions == 17921722514254480411)
+        let (run, reports) = try tinyRun(tmp.store, spec: spec)
+        let (again, _) = try tinyRun(other.store, spec: spec)
+        #expect(run == again, "two runs with seed 7 on the same series differ")
+        // One step: its validation error is the validation loss (summed apart, in float32 and in double: a few float32 roundings).
+        #expect(reports.count == 2 && reports.allSatisfy { report in
+            guard let total = report.validationLoss, let steps = report.validationLossPerStep, steps.count == 1 else { return false }
+            return report.loss.isFinite && abs(steps[0] - total) <= 1e-5 * total
+        })
+
+        let snapshot = tmp.store.snapshot()
+        let (config, net, scaler) = try Forecaster.open(snapshot, model: "tiny", batchSize: 1)
+        #expect(config.horizon == 1)
+        let targets = config.targets, window = spec.window
+        let windows = 80 - window
+        let prediction = try snapshot.read("tiny-pred")
+        #expect(prediction.shape == (targets.count == 1 ? [windows] : [windows, targets.count]))
+        let predicted = try prediction.values(as: Float.self)
+        let series = try snapshot.read("s").values(as: Float.self)
+        let scaled: [[Float]] = (0..<80).map { t in
+            var row = [series[t * 2], series[t * 2 + 1]]
+            row.withUnsafeMutableBufferPointer { scaler.apply($0.baseAddress!, rows: 1, into: $0.baseAddress!) }
+            return row
+        }
+        // predict ran 256 windows per pass, this one: the sums may round differently (float32, a few dozen
+        // terms per output), far below what a window off by one row changes (the series moves ~0.3 a row).
+        for i in [0, windows / 2, windows - 1] {
+            let y = forward(net, rows: Array(scaled[i..<i + window]), outputs: targets.count)
+            for (o, column) in targets.enumerated() {
+                let expected = scaler.unscale(y[o], column: column), got = predicted[i * targets.count + o]
+                #expect(abs(got - expected) <= 1e-4 * (1 + abs(expected)), "window \(i) column \(column): \(got) vs \(expected)")
+            }
+        }
+        // A model of every column forecasts one row per pass and feeds it back (same batch size 1 as forecast: exact).
+        guard spec.targetColumns == nil else { return }
+        var history = Array(scaled.suffix(window))
+        var expected: [Float] = []
+        for _ in 0..<3 {
+            let next = forward(net, rows: history, outputs: 2)
+            expected += zip(next, targets).map { scaler.unscale($0, column: $1) }
+            history = Array(history.dropFirst()) + [next]
+        }
+        #expect(run.forecast == expected.map(\.bitPattern))
     }
 }
 
@@ -116,7 +171,9 @@ extension ForecasterHorizonTests {
             let y = net.forward(rows: 1)
             for step in 0..<4 {
                 for (o, column) in config.targets.enumerated() {
-                    #expect(predicted[(i * 4 + step) * 2 + o] == scaler.unscale(y[step * 2 + o], column: column), "window \(i) step \(step)")
+                    // predict ran 7 windows per pass, this 1: sums may round differently (see horizonOne).
+                    let expected = scaler.unscale(y[step * 2 + o], column: column), got = predicted[(i * 4 + step) * 2 + o]
+                    #expect(abs(got - expected) <= 1e-4 * (1 + abs(expected)), "window \(i) step \(step): \(got) vs \(expected)")
                 }
             }
         }

@@ -55,6 +55,16 @@ func argmaxRows(_ values: [Float], columns: Int) -> [Int32] {
     }
 }
 
+/// Rows whose two largest values are closer than `margin`. There, the same sums rounded in another order
+/// (OpenBLAS picks kernels by CPU, thread count and batch size) may pick the other class, so argmax
+/// comparisons between differently computed logits leave these rows out (a few 1e-6 apart for these sizes).
+func nearTies(_ values: [Float], columns: Int, margin: Float = 1e-4) -> Set<Int> {
+    Set(stride(from: 0, to: values.count, by: columns).enumerated().compactMap { row, start in
+        let sorted = values[start..<start + columns].sorted(by: >)
+        return sorted.count > 1 && sorted[0] - sorted[1] < margin ? row : nil
+    })
+}
+
 @Suite("Feature scaling of linear, softmax and MLP models")
 struct ScalingTests {
     /// The separable problem's features as uint8 pixels 0...255 (column 2 also offset, so columns differ in
@@ -154,11 +164,12 @@ struct ScalingTests {
         var referenceProbabilities = logits
         Kernels.softmaxRows(&referenceProbabilities, rows: rows, cols: 3)
         #expect(maxAbsDifference(probabilities, referenceProbabilities) < 1e-4)
-        #expect(predicted == argmaxRows(logits, columns: 3))
+        let ties = nearTies(logits, columns: 3), referenceClasses = argmaxRows(logits, columns: 3)
+        #expect(predicted.indices.allSatisfy { ties.contains($0) || predicted[$0] == referenceClasses[$0] }, "\(ties.count) near ties")
 
         let evaluation = try Evaluation.evaluate(store: tmp.store, model: "m", data: "px/x", labels: "px/y", batchSize: 77)
         let accuracy = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(rows)
-        #expect(abs(evaluation.accuracy! - accuracy) < 1e-12)
+        #expect(abs(evaluation.accuracy! - accuracy) <= Double(ties.count) / Double(rows) + 1e-12)  // other batch sizes
         #expect(accuracy > 0.93, "accuracy \(accuracy)")
         // The same weights on the unscaled pixels predict something else: the stored scaling is what makes them work.
         let unscaled = argmaxRows(referenceForward(pixels.map(Float.init), rows: rows, widths: summary.config.widths, parameters: parameters), columns: 3)

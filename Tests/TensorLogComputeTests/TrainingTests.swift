@@ -172,16 +172,18 @@ struct TrainingTests {
         for i in hidden.indices { hidden[i] = max(0, hidden[i] + p[1][i % 10]) }
         var logits = referenceMatmul(hidden, p[2], m: 600, n: 3, k: 10, transposeA: false, transposeB: false)
         for i in logits.indices { logits[i] += p[3][i % 3] }
+        // BLAS and these loops round the sums differently: rows whose top two logits nearly tie may go either way.
+        let ties = nearTies(logits, columns: 3)
         var disagreements = 0
-        for r in 0..<600 {
+        for r in 0..<600 where !ties.contains(r) {
             let row = Array(logits[r * 3..<r * 3 + 3])
             if Int32(row.firstIndex(of: row.max()!)!) != predicted[r] { disagreements += 1 }
         }
-        #expect(disagreements == 0)
+        #expect(disagreements == 0, "\(ties.count) near ties left out")
         let labels = try snapshot.read("cls/y").values(as: Int64.self)
         let accuracy = Double(zip(predicted, labels).filter { Int64($0) == $1 }.count) / 600
         let evaluation = try Evaluation.evaluate(store: tmp.store, model: "net", data: "cls/x", labels: "cls/y")
-        #expect(abs(accuracy - evaluation.accuracy!) < 1e-12 && accuracy > 0.9)
+        #expect(abs(accuracy - evaluation.accuracy!) <= Double(ties.count) / 600 + 1e-12 && accuracy > 0.9)
 
         _ = try Inference.predict(store: tmp.store, model: "net", data: "cls/x", output: "prob", probabilities: true)
         let probabilities = try tmp.store.snapshot().read("prob")

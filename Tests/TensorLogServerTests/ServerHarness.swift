@@ -41,15 +41,17 @@ struct LiveServer {
 }
 
 /// Runs `body` against a live server; shuts it down gracefully and closes the store afterwards.
+/// `prepare` gets the store's directory before the server opens (or creates) the store there.
 func withServer(
     _ configure: (inout ServerConfiguration) -> Void = { _ in }, name: String = #function,
-    afterShutdown: (String) throws -> Void = { _ in },
+    prepare: (String) throws -> Void = { _ in }, afterShutdown: (String) throws -> Void = { _ in },
     _ body: (LiveServer) async throws -> Void
 ) async throws {
     let directory = NSTemporaryDirectory() + "tensorlog-serve-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
     defer { try? FileManager.default.removeItem(atPath: directory) }
     var options = StoreOptions()
     options.durability = .none
+    try prepare(directory)  // e.g. files of a store the server then opens
     let store = try TensorStore.open(at: directory, options: options)
     var configuration = ServerConfiguration()
     configuration.port = 0

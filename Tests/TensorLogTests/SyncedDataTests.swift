@@ -48,7 +48,7 @@ struct SyncedDataTests {
         var result: [String: Data] = [:]
         for name in try FileManager.default.subpathsOfDirectory(atPath: directory) {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
             if !isDirectory.boolValue, name != "LOCK" { result[name] = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)) }
         }
         return result

@@ -20,6 +20,7 @@ struct GenCorpus {
         try codecBlocks(&corpus)
         try npyFiles(&corpus)
         try safetensorsFiles(&corpus)
+        try overflowingRowShapes(&corpus)
         for (target, count) in corpus.counts.sorted(by: { $0.key < $1.key }) {
             print("\(target): \(count) files")
         }
@@ -91,6 +92,7 @@ func sampleHeaders() -> [RecordHeader] {
                         metadata: [MetadataEntry("a", ""), MetadataEntry("описание", "x")]))
     headers.append(make(.put, key: "big", sequence: 13, dtype: .int8, shape: [1 << 20]))
     headers.append(make(.put, key: "r8", sequence: 14, dtype: .bool, shape: [1, 1, 1, 1, 1, 1, 1, 2]))
+    headers.append(make(.put, key: "rows-overflow", sequence: 15, dtype: .float64, shape: [0, 1 << 62]))
     return headers
 }
 
@@ -308,4 +310,44 @@ func safetensorsFiles(_ corpus: inout Corpus) throws {
         data: 8))
     try corpus.add("safetensors", handmade(#"{"__metadata__":{"k":"v","\ud83d\ude00":"1e3"},"x":{"dtype":"BOOL","shape":[2,1],"data_offsets":[0,2]}}"#, data: 2))
     try corpus.add("safetensors", handmade(#"{"x":{"dtype":"F8_E4M3","shape":[3],"data_offsets":[0,3]},"y":{"dtype":"U8","shape":[],"data_offsets":[3,4]}}"#, data: 4))
+}
+
+// MARK: - Shapes whose rows overflow
+
+/// Shapes with no element whose rows (inner dimensions x element size) or a stride within a row
+/// overflow Int, which writers and importers refuse and readers report (issue 11); and two with
+/// huge dimensions that fit, which must keep working.
+let overflowingRowShapeCases: [(descr: String, safetensors: String, dtype: DType, shape: [Int])] = [
+    ("<f8", "F64", .float64, [0, 1 << 62]), ("|i1", "I8", .int8, [0, 1 << 62, 2]), ("<i2", "I16", .int16, [1, 0, 1 << 62, 4]),
+    ("<f8", "F64", .float64, [1 << 62, 0]), ("<f8", "F64", .float64, [0, 1 << 59]),
+]
+
+func overflowingRowShapes(_ corpus: inout Corpus) throws {
+    for (descr, name, _, shape) in overflowingRowShapeCases {
+        let tuple = "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var text = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(tuple), }".utf8)
+        while (10 + text.count + 1) % 64 != 0 { text.append(UInt8(ascii: " ")) }
+        text.append(UInt8(ascii: "\n"))
+        try corpus.add("npy", NPY.magic + [1, 0, UInt8(text.count & 0xFF), UInt8(text.count >> 8)] + text)
+        let json = Array(#"{"z":{"dtype":"\#(name)","shape":[\#(shape.map(String.init).joined(separator: ","))],"data_offsets":[0,0]}}"#.utf8)
+        try corpus.add("safetensors", withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) } + json)
+    }
+    // A segment body: a put of each shape (no payload), then an ordinary put that recovery must reach.
+    var body: [UInt8] = []
+    func place(_ header: RecordHeader, payload: [UInt8]) {
+        var header = header
+        let fileOffset = SegmentHeader.size + body.count
+        header.payloadCRC = CRC32C.checksum(payload)
+        header.payloadOffset = UInt32(header.payloadOffset(atFileOffset: fileOffset))
+        var bytes = header.encoded()
+        bytes += [UInt8](repeating: 0, count: Int(header.payloadOffset) - bytes.count) + payload
+        bytes += [UInt8](repeating: 0, count: header.recordLength - bytes.count)
+        body += bytes
+    }
+    for (index, (_, _, dtype, shape)) in overflowingRowShapeCases.enumerated() {
+        place(RecordHeader(kind: .put, sequence: UInt64(index + 1), key: "z\(index)", dtype: dtype, shape: shape), payload: [])
+    }
+    place(RecordHeader(kind: .put, sequence: UInt64(overflowingRowShapeCases.count + 1), storedSize: 8, rawSize: 8, key: "w", dtype: .float32, shape: [2]),
+          payload: floats([1, 2]))
+    try corpus.add("segment-recovery", body)
 }

@@ -81,12 +81,17 @@ struct Get: ParsableCommand {
         let range = try slice?.resolve(rows: rows, key: key) ?? 0..<rows
         var shape = fullShape
         shape[0] = range.count
-        let elements = shape.reduce(1, *)
-        let summarise = !full && elements > ArrayPrinter.threshold
+        // nil: more than fit in an Int (only a zero dimension makes such a shape storable, and then it is 0).
+        let elements = shape.contains(0) ? 0 : elementCount(shape)
+        let summarise = !full && (elements ?? Int.max) > ArrayPrinter.threshold
         if let slice {
             print("\(key)[\(slice)]: \(dtype.name) \(formatShape(shape)), rows \(range.lowerBound)..<\(range.upperBound) of \(formatShape(fullShape))")
         } else {
             print("\(key): \(dtype.name) \(formatShape(shape))")
+        }
+        guard elements != 0 else {
+            print("[]")  // numpy's text for any array without elements
+            return
         }
         // Read only the rows that are printed.
         let (printedRows, cut) = ArrayPrinter.printedIndices(range.count, summarise: summarise)
@@ -118,6 +123,7 @@ struct LocalTensorSource: TensorSource {
 
     func describe(_ key: String) throws -> (DType, [Int]) {
         let info = try reporting { try snapshot.info(key) }
+        _ = try reporting { try info.rowBytes() }  // a shape the store cannot read is an error here, not a trap later
         return (info.dtype, info.shape)
     }
 
@@ -133,6 +139,9 @@ struct RemoteTensorSource: TensorSource {
         let client = client
         let summary = try remote { try await client.info(key) }
         guard let dtype = DType(name: summary.dtype) else { throw CLIError("the server reports an unknown dtype '\(summary.dtype)'") }
+        guard summary.shape.allSatisfy({ $0 >= 0 }), shapeFits(dtype: dtype, shape: summary.shape) else {
+            throw CLIError("the server reports shape \(summary.shape) of \(dtype.name) for '\(key)', whose rows or total overflow a 64-bit integer")
+        }
         return (dtype, summary.shape)
     }
 

@@ -65,6 +65,10 @@ struct ArrayPrinter {
         guard !shape.isEmpty else {
             return Reduced(dtype: dtype, shape: [], summarised: [], elements: [scalar(bytes, 0, dtype)])
         }
+        // No elements: printed as `[]` whatever the other dimensions (nothing is allocated by shape).
+        guard !shape.contains(0) else {
+            return Reduced(dtype: dtype, shape: shape.map { _ in 0 }, summarised: shape.map { _ in false }, elements: [])
+        }
         // `bytes` holds the rows listed in axis0Printed (or all rows), in order.
         var axes: [[Int]] = []
         var summarised: [Bool] = []

@@ -168,6 +168,7 @@ struct Exporter {
         _ snapshot: Snapshot, keys: [String], names: [String], to path: String, format: Format, showProgress: Bool = true
     ) throws -> Int {
         let infos = try keys.map { key in try reporting { try snapshot.info(key) } }
+        for info in infos { _ = try reporting { try info.rowBytes() } }  // a shape the store cannot read: an error naming the key
         let header: [UInt8]
         switch format {
         case .npy:
@@ -222,7 +223,7 @@ struct Exporter {
             return
         }
         let rows = info.shape[0]
-        let rowBytes = info.shape.dropFirst().reduce(info.dtype.size, *)
+        let rowBytes = try reporting { try info.rowBytes() }
         guard rows > 0, rowBytes > 0 else { return }
         let rowsPerChunk = max(1, (4 << 20) / rowBytes)
         var scratch = [UInt8](repeating: 0, count: min(rows, rowsPerChunk) * rowBytes)
