@@ -476,9 +476,9 @@ enum CrashWorkload: String, CaseIterable {
 
     var options: StoreOptions {
         var options = StoreOptions()
-        options.segmentSize = 16 << 10
+        options.segmentSize = 8 << 10
         options.durability = durability
-        options.autoCompactDeadFraction = self == .autoCompaction ? 0.4 : nil
+        options.autoCompactDeadFraction = self == .autoCompaction ? 0.2 : nil
         return options
     }
 
@@ -558,7 +558,13 @@ enum CrashWorkload: String, CaseIterable {
             case 7:
                 if step % 18 == 7 { try store.sync() } else { try put("b", taggedTensor(4000 + step, rows: 6), options: WriteOptions(durability: .everyWrite)) }
             default:
-                if step % 27 == 8 { _ = try store.compact() } else { try put("a", taggedTensor(5000 + step, rows: 3)) }
+                if step % 27 == 8 {
+                    _ = try store.compact(CompactionOptions(deadFraction: 0.2))
+                } else if step % 27 == 26 {
+                    _ = try store.compact(CompactionOptions(full: true))
+                } else {
+                    try put("a", taggedTensor(5000 + step, rows: 3))
+                }
             }
         }
         waitForCompaction()
@@ -572,6 +578,8 @@ struct ExplorationResult {
     var statesTried = 0
     var violations: [String] = []
     var workloadOps = 0
+    /// What the trace holds, e.g. "fsync seg 20, pwrite seg 60, ...".
+    var traceSummary = ""
 }
 
 enum CrashExplorer {
@@ -585,6 +593,14 @@ enum CrashExplorer {
         try trace.record { try workload.run(trace, writes: writes) }
         let checker = CrashCheck(trace: trace)
         var result = ExplorationResult(workloadOps: trace.ops.count)
+        var counts: [String: Int] = [:]
+        for index in trace.ops.indices {
+            let text = trace.describe(index)
+            let file = text.contains(".seg") ? " seg" : text.contains(".hint") ? " hint" : text.contains("MANIFEST") ? " manifest" : ""
+            counts[String(text.split(separator: " ")[0]) + file, default: 0] += 1
+        }
+        result.traceSummary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            + "; \(trace.writes.count) writes"
         // Every crash point with every variant, in a seeded order, until the budget is spent.
         var candidates: [(Int, CrashVariant)] = []
         var generator = SeededGenerator(seed: seed)
