@@ -106,7 +106,11 @@ enum BitFlipSweep {
         do {
             store = try TensorStore.open(at: directory, options: options)
         } catch {
-            return (.reported, "open: \(error)")
+            // Reported means a clear error that says where: corruption (segment, offset) or a newer format version.
+            switch error.code {
+            case .corruption, .unsupportedFormatVersion: return (.reported, "open: \(error)")
+            default: return (.violation, "open failed with an error that names no damage: \(error)")
+            }
         }
         defer { if !readOnly { try? store.close() } }
         var reported = !store.verify().isHealthy
@@ -127,7 +131,8 @@ enum BitFlipSweep {
                 missing.append("'\(key)' missing")
                 continue
             } catch {
-                reported = true // and still look at the views: a view must not return wrong bytes either
+                // Still look at the views below: a view must not return wrong bytes either.
+                if case .corruption = error.code { reported = true } else { wrong.append("read('\(key)') failed with an error that names no damage: \(error)") }
             }
             for verify in [true, false] {
                 do {
