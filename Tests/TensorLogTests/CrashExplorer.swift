@@ -611,12 +611,17 @@ enum CrashExplorer {
                 candidates.append((k, .random(seed: generator.next(), inOrderPrefix: variant % 2 == 1, zeroPages: variant % 3 == 2)))
             }
         }
-        // Durable-only and everything first (each crash point), then random variants.
+        // Alternately a "durable only" / "everything" state and a random one, so a small budget samples both.
         let fixed = candidates.filter { if case .random = $0.1 { false } else { true } }.shuffled(using: &generator)
         let random = candidates.filter { if case .random = $0.1 { true } else { false } }.shuffled(using: &generator)
+        var order: [(Int, CrashVariant)] = []
+        for index in 0..<max(fixed.count, random.count) {
+            if index < fixed.count { order.append(fixed[index]) }
+            if index < random.count { order.append(random[index]) }
+        }
         var seen = Set<Int>()
         let stateDirectory = temporary.path + "/state"
-        for (k, variant) in fixed + random {
+        for (k, variant) in order {
             if result.statesTried >= budget { break }
             let state = model(checker).state(at: k, variant)
             var hasher = Hasher()
