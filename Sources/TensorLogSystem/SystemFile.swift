@@ -25,6 +25,9 @@ public struct SystemFile: ~Copyable, @unchecked Sendable {
         let fd = try retrying(.open, path) { Glibc.open(path, flags | O_CLOEXEC, 0o644) }
         self.descriptor = fd
         self.path = path
+        if mode == .createReadWrite || mode == .createExclusive {
+            OperationRecording.record { .create(path: path, inode: OperationRecording.inode(fd)) }
+        }
     }
 
     deinit { _ = Glibc.close(descriptor) }
@@ -41,7 +44,13 @@ public struct SystemFile: ~Copyable, @unchecked Sendable {
             case .partialWrite(let count, let code):
                 let prefix = min(count, bytes.count)
                 if prefix > 0 {
-                    _ = pwrite(descriptor, bytes.baseAddress, prefix, off_t(offset))
+                    let written = pwrite(descriptor, bytes.baseAddress, prefix, off_t(offset))
+                    if written > 0 {
+                        OperationRecording.record {
+                            .write(path: path, inode: OperationRecording.inode(descriptor), offset: offset,
+                                   bytes: Array(UnsafeRawBufferPointer(rebasing: bytes[0..<written])))
+                        }
+                    }
                 }
                 throw SystemError(.pwrite, path: path, errno: code)
             }
@@ -54,6 +63,10 @@ public struct SystemFile: ~Copyable, @unchecked Sendable {
                 pwrite(descriptor, bytes.baseAddress! + done, piece, off_t(offset + done))
             }
             guard written > 0 else { throw SystemError(.pwrite, path: path, errno: EIO) }
+            OperationRecording.record {
+                .write(path: path, inode: OperationRecording.inode(descriptor), offset: offset + done,
+                       bytes: Array(UnsafeRawBufferPointer(rebasing: bytes[done..<done + written])))
+            }
             done += written
         }
     }
@@ -96,11 +109,13 @@ public struct SystemFile: ~Copyable, @unchecked Sendable {
     public func sync() throws(SystemError) {
         try checkFault(.fsync, path)
         _ = try retrying(.fsync, path) { fdatasync(descriptor) }
+        OperationRecording.record { .sync(path: path, inode: OperationRecording.inode(descriptor)) }
     }
 
     public func truncate(to length: Int) throws(SystemError) {
         try checkFault(.ftruncate, path)
         _ = try retrying(.ftruncate, path) { ftruncate(descriptor, off_t(length)) }
+        OperationRecording.record { .truncate(path: path, inode: OperationRecording.inode(descriptor), length: length) }
     }
 
     public func size() throws(SystemError) -> Int {
@@ -143,7 +158,11 @@ public enum FileSystem {
 
     public static func makeDirectory(_ path: String) throws(SystemError) {
         try checkFault(.mkdir, path)
-        if mkdir(path, 0o755) != 0, errno != EEXIST { throw SystemError(.mkdir, path: path, errno: errno) }
+        if mkdir(path, 0o755) != 0 {
+            if errno != EEXIST { throw SystemError(.mkdir, path: path, errno: errno) }
+            return
+        }
+        OperationRecording.record { .mkdir(path: path) }
     }
 
     /// The directory holding `path` ("." for a bare name).
@@ -159,11 +178,16 @@ public enum FileSystem {
     public static func rename(_ source: String, to destination: String) throws(SystemError) {
         try checkFault(.rename, destination)
         _ = try retrying(.rename, destination) { Glibc.rename(source, destination) }
+        OperationRecording.record { .rename(from: source, to: destination) }
     }
 
     public static func remove(_ path: String) throws(SystemError) {
         try checkFault(.unlink, path)
-        if unlink(path) != 0, errno != ENOENT { throw SystemError(.unlink, path: path, errno: errno) }
+        if unlink(path) != 0 {
+            if errno != ENOENT { throw SystemError(.unlink, path: path, errno: errno) }
+            return
+        }
+        OperationRecording.record { .unlink(path: path) }
     }
 
     /// Flushes a directory's entries, so created, renamed and removed names survive a crash.
@@ -171,6 +195,7 @@ public enum FileSystem {
         let directory = try SystemFile(path: path, mode: .readOnly)
         try checkFault(.fsync, path)
         _ = try retrying(.fsync, path) { fsync(directory.descriptor) }
+        OperationRecording.record { .syncDirectory(path: path) }
     }
 
     /// The names in a directory (without "." and "..").
