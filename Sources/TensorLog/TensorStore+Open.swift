@@ -379,10 +379,10 @@ extension TensorStore {
                             + "and moves the damaged bytes aside", segment: segment.id, offset: offset)
                 }
                 // Past the synced end, damage with no whole record after it is a torn write. So is damage
-                // holding a page of zeros: a page the kernel never wrote back before the crash (writeback is
+                // holding a sector of zeros: one the kernel never wrote back before the crash (writeback is
                 // unordered until fsync), so the records after it were not durable either.
                 let next = nextValidRecord(file, after: offset)
-                guard next == nil || (tail.holesAreUnwritten && containsZeroPage(file, offset..<next!)) else {
+                guard next == nil || (tail.holesAreUnwritten && containsHole(file, offset..<next!)) else {
                     throw TensorLogError.corruption(
                         "\(error.message), followed by a valid record at offset \(next!): damage in the middle of the log. "
                             + "Nothing was changed; `tensorlog salvage` keeps every intact record and moves the damaged bytes aside",
@@ -474,17 +474,18 @@ extension TensorStore {
         return nil
     }
 
-    /// Whether `range` holds a whole page-aligned 4 KiB run of zero bytes, or starts with 64 of them
-    /// (the start of a record that was never written back).
-    static func containsZeroPage(_ file: FileBytes, _ range: Range<Int>) -> Bool {
-        let page = 4096
+    /// Whether `range` holds a hole: a whole 512-byte sector of zeros at a multiple of 512, or zeros in its
+    /// first 64 bytes (the start of a record that was never written back). Disks write whole sectors, and
+    /// a sector the kernel never wrote back reads as zeros in a file that grew past it.
+    static func containsHole(_ file: FileBytes, _ range: Range<Int>) -> Bool {
+        let sector = 512
         if file.bytes(range.lowerBound..<min(range.upperBound, range.lowerBound + RecordHeader.alignment)).allSatisfy({ $0 == 0 }) {
             return true
         }
-        var start = alignUp(range.lowerBound, to: page)
-        while start + page <= range.upperBound {
-            if file.bytes(start..<start + page).allSatisfy({ $0 == 0 }) { return true }
-            start += page
+        var start = alignUp(range.lowerBound, to: sector)
+        while start + sector <= range.upperBound {
+            if file.bytes(start..<start + sector).allSatisfy({ $0 == 0 }) { return true }
+            start += sector
         }
         return false
     }

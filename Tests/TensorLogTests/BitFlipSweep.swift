@@ -134,9 +134,12 @@ enum BitFlipSweep {
                 // Still look at the views below: a view must not return wrong bytes either.
                 if case .corruption = error.code { reported = true } else { wrong.append("read('\(key)') failed with an error that names no damage: \(error)") }
             }
+            // A view is checked before it is handed out; an unverified one (the documented opt-in) must
+            // fail its own verify() instead of passing wrong bytes on.
             for verify in [true, false] {
                 do {
                     let view = try snapshot.view(key, verify: verify)
+                    if !verify { try view.verify() }
                     let bytes = view.withUnsafeBytes { Array($0) }
                     if view.dtype != value.dtype || view.shape != value.shape || bytes != value.bytes {
                         wrong.append("view('\(key)', verify: \(verify)) returned wrong bytes without an error")
