@@ -155,6 +155,8 @@ extension TensorStore {
                 hintsToRewrite.append(HintFile(segmentID: id, segmentLength: UInt64(segment.length), entries: scan.entries))
             }
         }
+        // The mark is read before the segment's size: beside a writer, the size read after it can only be larger.
+        let mark = readSyncedMark(directory)
         let active = try openSegment(directory, manifest.activeSegment, sealed: false, options: options)
         segments[active.id] = active
         // A clean close leaves a hint for the active segment's synced prefix: trust it like a sealed
@@ -162,7 +164,7 @@ extension TensorStore {
         let prefix = activePrefixHint(active)
         for entry in prefix?.entries ?? [] { replay.add(active, Int(entry.offset), entry.header) }
         let start = prefix.map { Int($0.segmentLength) } ?? SegmentHeader.size
-        let tail = TailPolicy(active: active, prefixHint: prefix, mark: readSyncedMark(directory))
+        let tail = TailPolicy(active: active, prefixHint: prefix, mark: mark)
         guard tail.syncedEnd <= active.length else {
             throw TensorLogError(
                 .corruption(segment: active.id, offset: active.length),
