@@ -230,7 +230,13 @@ public final class Snapshot: @unchecked Sendable {
 /// stay valid as long as the view exists, even after the store is closed or
 /// the segment compacted away. Pointers handed to the `withUnsafe...`
 /// closures are valid only inside them. The memory is read-only: writing
-/// through it crashes.
+/// through it crashes. Another process writing the store never cuts bytes a
+/// view points into: writers truncate only torn tails and failed appends,
+/// which no reader indexes (docs/FORMAT.md §10.6).
+///
+/// Verification: views from `Snapshot.view` and `blockViews` were checked
+/// against their checksums unless `verify: false` was passed; `verify()`
+/// checks an unverified one (only the 1 MiB chunks under it).
 public struct TensorView: @unchecked Sendable {
     public let dtype: DType
     public let shape: [Int]
