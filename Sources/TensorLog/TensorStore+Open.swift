@@ -202,6 +202,7 @@ extension TensorStore {
                 var raised = manifest
                 raised.sequenceFloor = state.lastSequence
                 raised.writeVersion = SegmentHeader.writeVersion
+                raised.readVersion = SegmentHeader.readVersion
                 try FileSystem.writeAtomically(raised.encoded(), to: manifestPath, directory: directory)
                 state.manifest = raised
             }

@@ -65,6 +65,7 @@ extension TensorStore {
     func installManifest(_ proposed: Manifest) throws(TensorLogError) {
         var next = proposed
         next.writeVersion = SegmentHeader.writeVersion
+        next.readVersion = SegmentHeader.readVersion
         let path = directory + "/" + Self.manifestName
         let temporary = path + ".tmp"
         do {

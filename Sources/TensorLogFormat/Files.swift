@@ -204,11 +204,14 @@ public struct Manifest: Sendable, Equatable {
     public var sequenceFloor: UInt64
     /// The format version of the writer that wrote it (a writer refuses a store written by a newer one).
     public var writeVersion: UInt16
+    /// The oldest reader version it needs (a writer installs its own; kept as decoded otherwise).
+    public var readVersion: UInt16
 
     public init(
         sealedSegments: [UInt64], activeSegment: UInt64, nextSegmentID: UInt64, sequenceFloor: UInt64,
-        writeVersion: UInt16 = SegmentHeader.writeVersion
+        writeVersion: UInt16 = SegmentHeader.writeVersion, readVersion: UInt16 = SegmentHeader.readVersion
     ) {
+        self.readVersion = readVersion
         self.sealedSegments = sealedSegments
         self.activeSegment = activeSegment
         self.nextSegmentID = nextSegmentID
@@ -220,7 +223,7 @@ public struct Manifest: Sendable, Equatable {
         var writer = ByteWriter(capacity: Self.fixedSize + 8 * sealedSegments.count + 4)
         writer.raw(Self.magic)
         writer.u16(writeVersion)
-        writer.u16(SegmentHeader.readVersion)
+        writer.u16(readVersion)
         writer.u32(0)
         writer.u64(nextSegmentID)
         writer.u64(activeSegment)
@@ -267,7 +270,7 @@ public struct Manifest: Sendable, Equatable {
         }
         return Manifest(
             sealedSegments: sealed, activeSegment: active, nextSegmentID: next, sequenceFloor: floor,
-            writeVersion: writeVersion)
+            writeVersion: writeVersion, readVersion: readVersion)
     }
 }
 

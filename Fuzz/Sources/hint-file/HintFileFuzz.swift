@@ -5,7 +5,7 @@ import TensorLogFormat
 // header CRCs, body length, body CRC, header CRC). Properties of every file that decodes:
 //   - decode(hint.encoded()) == hint
 //   - hint.encoded() is exactly the input (the encoding is canonical) when its
-//     write_version is 1 (a writer writes its own version)
+//     write_version and read_version are this writer's (a writer writes its own versions)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = fuzzInput(data, size)
@@ -20,9 +20,9 @@ private func check(_ bytes: [UInt8]) {
     let decoded = bytes.withUnsafeBytes { buffer in try? HintFile.decode(buffer) }
     guard let hint = decoded else { return }
     let encoded = hint.encoded()
-    // A writer writes its own write_version (docs/FORMAT.md §3), so the bytes can only match
-    // when the file says version 1.
-    if bytes.u16(at: 8) == SegmentHeader.writeVersion {
+    // A writer writes its own versions (docs/FORMAT.md §3), so the bytes can only match
+    // when the file carries them.
+    if bytes.u16(at: 8) == SegmentHeader.writeVersion, bytes.u16(at: 10) == SegmentHeader.readVersion {
         require(encoded == bytes, "re-encoding the decoded hint file gives different bytes (\(encoded.count) vs \(bytes.count))")
     }
     let again = encoded.withUnsafeBytes { buffer in

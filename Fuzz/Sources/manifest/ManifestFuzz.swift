@@ -38,8 +38,8 @@ private func checkSegmentHeader(_ bytes: [UInt8]) {
     let decoded = bytes.withUnsafeBytes { buffer in try? SegmentHeader.decode(buffer) }
     guard let header = decoded else { return }
     let encoded = header.encoded()
-    // A writer writes its own write_version (docs/FORMAT.md §3): bytes match only for version 1.
-    if bytes.u16(at: 8) == SegmentHeader.writeVersion {
+    // A writer writes its own versions (docs/FORMAT.md §3): bytes match only when the file carries them.
+    if bytes.u16(at: 8) == SegmentHeader.writeVersion, bytes.u16(at: 10) == SegmentHeader.readVersion {
         require(encoded[...] == bytes.prefix(SegmentHeader.size), "re-encoding the decoded segment header gives different bytes")
     }
     let again = encoded.withUnsafeBytes { buffer in try? SegmentHeader.decode(buffer) }
