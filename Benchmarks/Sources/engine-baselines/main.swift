@@ -2,7 +2,8 @@
 // in one run on the same file system, reported as medians and ratios:
 //   - sequential put of a 1 GiB tensor vs `dd` writing 1 GiB (without fsync, and with fsync at the end)
 //   - summing a cached 1 GiB float32 tensor through its zero-copy view vs the same bytes in anonymous memory
-//   - the cost of getting a view; point reads of 1 KiB tensors; open with hint files vs scanning
+//   - the cost of getting a view; the first, verified view of it in a fresh open vs an unverified one; a one-row read
+//   - point reads of 1 KiB tensors; open with hint files vs scanning
 //
 // Usage: swift run -c release engine-baselines [--dir DIR] [--repeats N] [--keys N] [--gib N]
 // With TENSORLOG_BENCH_SMOKE=1 (scripts/bench-smoke) it checks that everything runs: 64 MiB instead of 1 GiB,
@@ -169,6 +170,38 @@ for _ in 0..<1000 {
 }
 report("get a zero-copy view of a \(sizeLabel) tensor (µs)", String(format: "%.2f", median(viewCosts) * 1e6), "-", "-")
 try store.close()
+
+// 3b. Verification: the first view of the cached tensor in a freshly opened store checksums every 1 MiB chunk
+// once (later views are free); against an unverified view. And a one-row read, which checks one chunk only.
+var readOnly = storeOptions
+readOnly.readOnly = true
+var verifiedFirst: [Double] = [], unverifiedFirst: [Double] = [], verifiedSum: [Double] = [], unverifiedSum: [Double] = []
+var oneRow: [Double] = []
+for _ in 0..<max(options.repeats, 5) {
+    do {
+        let fresh = try TensorStore.open(at: storePath, options: readOnly).snapshot()
+        var first: TensorView?
+        verifiedFirst.append(try seconds { first = try fresh.view("w") })
+        verifiedSum.append(try seconds { sink += try first!.withUnsafeBufferPointer(as: Float.self) { sum($0) } })
+    }
+    do {
+        let fresh = try TensorStore.open(at: storePath, options: readOnly).snapshot()
+        var first: TensorView?
+        unverifiedFirst.append(try seconds { first = try fresh.view("w", verify: false) })
+        unverifiedSum.append(try seconds { sink += try first!.withUnsafeBufferPointer(as: Float.self) { sum($0) } })
+    }
+    do {
+        let fresh = try TensorStore.open(at: storePath, options: readOnly).snapshot()
+        oneRow.append(try seconds { sink += try fresh.read("w", rows: 0..<1).values(as: Float.self)[0] })
+    }
+}
+samples("first verified view", verifiedFirst)
+report("first view of a cached \(sizeLabel) tensor in a fresh open, then a sum (ms)",
+       String(format: "verified %.1f + %.1f", median(verifiedFirst) * 1e3, median(verifiedSum) * 1e3),
+       String(format: "unverified %.3f + %.1f", median(unverifiedFirst) * 1e3, median(unverifiedSum) * 1e3),
+       String(format: "%.0f%%", 100 * (median(unverifiedFirst) + median(unverifiedSum)) / (median(verifiedFirst) + median(verifiedSum))))
+report("checksum rate of the first verified view (GB/s)", String(format: "%.2f", gbps(median(verifiedFirst))), "-", "-")
+report("one-row read of a \(sizeLabel) tensor in a fresh open (ms; checks one 1 MiB chunk)", String(format: "%.3f", median(oneRow) * 1e3), "-", "-")
 
 // 4. Point reads of small tensors, and open with and without hint files.
 let pointPath = options.directory + "/points"
