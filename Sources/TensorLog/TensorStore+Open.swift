@@ -329,21 +329,20 @@ extension TensorStore {
     struct TailPolicy {
         /// Bytes known to be on stable storage: damage below this is corruption, never a torn tail.
         let syncedEnd: Int
-        /// Whether the SYNCED file was readable: only then may a zero page inside damage be taken for a
-        /// page never written back (without it, only damage with no valid record after it is a torn tail).
-        let holesAreUnwritten: Bool
+        /// Whether the SYNCED file was valid: only then is any damage past `syncedEnd` a torn tail (without
+        /// it, only damage with no valid record after it is).
+        let markIsValid: Bool
 
         init(active: Segment, prefixHint: HintFile?, mark: SyncedMark?) {
             let marked = mark.flatMap { $0.segmentID == active.id ? Int(clamping: $0.syncedLength) : nil } ?? 0
             syncedEnd = max(SegmentHeader.size, Int(clamping: prefixHint?.segmentLength ?? 0), marked)
-            holesAreUnwritten = mark != nil
+            markIsValid = mark != nil
         }
     }
 
     /// Walks a segment's records from `start`. Without a tail policy (a sealed segment) any bad record
-    /// is corruption. In the active segment, a bad record past the synced end is a torn tail, and the
-    /// scan stops there, if no valid record follows it or a hole does; other damage is corruption,
-    /// since cutting there would drop acknowledged writes. With `privateTail` (a read-only open beside
+    /// is corruption. In the active segment, a bad record below the synced end is corruption (cutting
+    /// there would drop acknowledged writes); past it, the scan stops there: a torn tail. With `privateTail` (a read-only open beside
     /// a writer), the bytes past the synced end are read into a private copy, not through the mapping.
     static func scan(
         _ segment: Segment, from start: Int = SegmentHeader.size, verifyPayloads: Bool, tail: TailPolicy?, privateTail: Bool = false
@@ -381,15 +380,15 @@ extension TensorStore {
                             + "would be lost by cutting here. Nothing was changed; `tensorlog salvage` keeps every intact record "
                             + "and moves the damaged bytes aside", segment: segment.id, offset: offset)
                 }
-                // Past the synced end, damage with no whole record after it is a torn write. So is damage
-                // holding a sector of zeros: one the kernel never wrote back before the crash (writeback is
-                // unordered until fsync), so the records after it were not durable either.
-                let next = nextValidRecord(file, after: offset)
-                guard next == nil || (tail.holesAreUnwritten && containsHole(file, offset..<next!)) else {
+                // Past the synced end nothing was promised: writeback is unordered until fsync, so a crash can
+                // leave any mix of written and unwritten sectors there, and the first bad record starts the torn
+                // tail. Without a valid SYNCED mark recovery cannot tell where the promise ends: only damage
+                // with no whole record after it (an ordinary torn last write) is cut.
+                if !tail.markIsValid, let next = nextValidRecord(file, after: offset) {
                     throw TensorLogError.corruption(
-                        "\(error.message), followed by a valid record at offset \(next!): damage in the middle of the log. "
-                            + "Nothing was changed; `tensorlog salvage` keeps every intact record and moves the damaged bytes aside",
-                        segment: segment.id, offset: offset)
+                        "\(error.message), followed by a valid record at offset \(next), and no valid SYNCED mark says "
+                            + "the bytes here were never synced. Nothing was changed; `tensorlog salvage` keeps every intact "
+                            + "record and moves the damaged bytes aside", segment: segment.id, offset: offset)
                 }
                 result.validLength = offset
                 result.tornReason = error.message
@@ -475,21 +474,5 @@ extension TensorStore {
             candidate += RecordHeader.alignment
         }
         return nil
-    }
-
-    /// Whether `range` holds a hole: a whole 512-byte sector of zeros at a multiple of 512, or zeros in its
-    /// first 64 bytes (the start of a record that was never written back). Disks write whole sectors, and
-    /// a sector the kernel never wrote back reads as zeros in a file that grew past it.
-    static func containsHole(_ file: FileBytes, _ range: Range<Int>) -> Bool {
-        let sector = 512
-        if file.bytes(range.lowerBound..<min(range.upperBound, range.lowerBound + RecordHeader.alignment)).allSatisfy({ $0 == 0 }) {
-            return true
-        }
-        var start = alignUp(range.lowerBound, to: sector)
-        while start + sector <= range.upperBound {
-            if file.bytes(start..<start + sector).allSatisfy({ $0 == 0 }) { return true }
-            start += sector
-        }
-        return false
     }
 }
